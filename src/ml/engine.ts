@@ -1,0 +1,103 @@
+/**
+ * The training engine contract. Engines are free of storage and Temporal: activities feed them
+ * in-memory datasets and persist the bytes they hand back.
+ */
+
+/** Pixels as stored in shards: uint8, NHWC, `count * height * width * channels` bytes. */
+export interface ImageBatchSource {
+  images: Uint8Array;
+  labels: Int32Array;
+  count: number;
+  /** [height, width, channels] */
+  shape: [number, number, number];
+  /** How uint8 pixels become model inputs. '0-1': x/255. '-1-1': x/127.5-1. */
+  scaling: PixelScaling;
+}
+
+export type PixelScaling = '0-1' | '-1-1';
+
+export interface ModelSpec {
+  architecture: 'small-cnn';
+  /** [height, width, channels] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** Scales every layer's filter count. Defaults to 1. */
+  widthMultiplier?: number;
+  /** Dropout before the classifier. Defaults to 0.25. */
+  dropout?: number;
+}
+
+export interface TrainSpec {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Defaults to 'adam'. */
+  optimizer?: 'adam' | 'sgd';
+  /** For 'sgd'. Defaults to 0.9. */
+  momentum?: number;
+  /** Seeds weight init and batch shuffling. */
+  seed: number;
+}
+
+/** A model with weights, as one self-describing byte buffer (topology + weight specs + data). */
+export type ModelBytes = Uint8Array;
+
+export interface Checkpoint {
+  /** Number of finished epochs this checkpoint holds. */
+  epoch: number;
+  model: ModelBytes;
+  /** Optimizer state (slots, iteration count), so a resumed run continues the same descent. */
+  optimizer: Uint8Array;
+}
+
+export interface EpochReport {
+  /** 1-based epoch that just finished. */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+export interface TrainRequest {
+  model: ModelSpec;
+  spec: TrainSpec;
+  train: ImageBatchSource;
+  val?: ImageBatchSource;
+  /** Continue from here instead of from fresh weights. */
+  resume?: Checkpoint;
+  /** Called after every epoch with the checkpoint to persist; training waits for it. */
+  onEpochEnd: (report: EpochReport, checkpoint: Checkpoint) => Promise<void>;
+  /** Called every few batches so callers can heartbeat. */
+  onProgress?: (p: { epoch: number; batch: number; batches: number }) => void;
+  /** Aborting stops training at the next batch boundary with an AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface TrainOutcome {
+  model: ModelBytes;
+  history: EpochReport[];
+  paramsCount: number;
+}
+
+export interface InferenceBenchmark {
+  /** Images per second at the given batch size. */
+  throughputImgPerS: number;
+  batchSize: number;
+  /** Batch-1 latency. */
+  latencyMs: { p50: number; p95: number; mean: number };
+  iterations: number;
+}
+
+export interface TrainingEngine {
+  readonly name: string;
+  /** The backend actually in use (e.g. 'wasm', 'tensorflow', 'cpu'). */
+  backend(): string;
+  paramsCount(model: ModelSpec): Promise<number>;
+  train(request: TrainRequest): Promise<TrainOutcome>;
+  /** Class probabilities, `count * numClasses`, row-major. */
+  predict(model: ModelBytes, data: ImageBatchSource, batchSize?: number): Promise<Float32Array>;
+  benchmark(model: ModelBytes, data: ImageBatchSource, options?: { batchSize?: number; seconds?: number }): Promise<InferenceBenchmark>;
+}
