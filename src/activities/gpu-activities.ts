@@ -1,0 +1,152 @@
+import { Context } from '@temporalio/activity';
+import type { EpochMetrics, TrainResult, ValidationReport } from '../core/manifests.js';
+import { deploymentVerdicts } from '../core/gates.js';
+import { readShards } from '../data/shards.js';
+import { initBackend } from '../ml/backend.js';
+import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
+import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
+import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
+import type { Logger } from './logger.js';
+import { runKeys } from './run-keys.js';
+import type { StoreCache } from './store-cache.js';
+import type { GpuActivities, TrainModelInput, ValidateModelInput } from './types.js';
+
+export interface GpuActivityDeps {
+  stores: StoreCache;
+  engine: TrainingEngine;
+  logger: Logger;
+}
+
+/** What a training attempt heartbeats; a retried attempt resumes from `checkpointUri`. */
+export interface TrainingHeartbeat {
+  epoch: number;
+  checkpointUri?: string;
+  batch?: number;
+  batches?: number;
+}
+
+export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps): GpuActivities {
+  /** The newest checkpoint: from the last attempt's heartbeat, else the newest one in the store. */
+  async function findResumePoint(input: TrainModelInput): Promise<{ uri: string; checkpoint: StoredCheckpoint } | undefined> {
+    const store = stores.open(input.storeUri);
+    const keys = runKeys(input.runId);
+    const details = Context.current().info.heartbeatDetails as TrainingHeartbeat | undefined;
+    let key = details?.checkpointUri ? store.keyOf(details.checkpointUri) : undefined;
+    if (!key) {
+      const found = await store.list(keys.checkpointsPrefix);
+      key = found.filter((a) => a.key.endsWith('.ckpt')).at(-1)?.key;
+    }
+    if (!key) return undefined;
+    const uri = store.uriOf(key);
+    return { uri, checkpoint: decodeCheckpoint(await store.get(key), uri) };
+  }
+
+  return {
+    async trainModel(input) {
+      const ctx = Context.current();
+      const store = stores.open(input.storeUri);
+      const keys = runKeys(input.runId);
+      const t = input.training;
+      const backend = await initBackend(t.backend);
+      const resume = await findResumePoint(input);
+      const attempt = ctx.info.attempt;
+      const resumedFromEpoch = resume?.checkpoint.epoch ?? 0;
+      logger.info(resume ? `training resumes from epoch ${resumedFromEpoch}` : 'training starts', {
+        runId: input.runId,
+        attempt,
+        backend,
+        checkpoint: resume?.uri,
+      });
+
+      const history: EpochMetrics[] = [...(resume?.checkpoint.history ?? [])];
+      const checkpointUris: string[] = history.map((h) => store.uriOf(keys.checkpoint(h.epoch)));
+      let heartbeat: TrainingHeartbeat = { epoch: resumedFromEpoch, checkpointUri: resume?.uri };
+      ctx.heartbeat(heartbeat);
+
+      const spec: ModelSpec = {
+        architecture: input.plan.architecture as ModelSpec['architecture'],
+        inputShape: input.plan.inputShape,
+        numClasses: input.plan.numClasses,
+        widthMultiplier: input.plan.widthMultiplier,
+        dropout: input.plan.dropout,
+      };
+      const [train, val] = await Promise.all([readShards(store, input.dataset.splits.train.indexUri), readShards(store, input.dataset.splits.val.indexUri)]);
+
+      let finalModel: Uint8Array;
+      if (resume && resume.checkpoint.epoch >= t.epochs) {
+        // Every epoch finished before the crash; only the final write was lost.
+        finalModel = resume.checkpoint.model;
+      } else {
+        const outcome = await engine.train({
+          model: spec,
+          spec: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: t.optimizer, momentum: t.momentum, seed: t.seed },
+          train,
+          val: val.count > 0 ? val : undefined,
+          resume: resume?.checkpoint,
+          signal: ctx.cancellationSignal,
+          onProgress: (p) => {
+            ctx.heartbeat({ ...heartbeat, batch: p.batch, batches: p.batches });
+          },
+          onEpochEnd: async (report, checkpoint) => {
+            const metrics: EpochMetrics = { ...report };
+            history.push(metrics);
+            const info = await store.put(keys.checkpoint(report.epoch), encodeCheckpoint({ ...checkpoint, history }));
+            checkpointUris.push(info.uri);
+            heartbeat = { epoch: report.epoch, checkpointUri: info.uri };
+            ctx.heartbeat(heartbeat);
+            logger.info(`epoch ${report.epoch}/${t.epochs}`, { ...metrics });
+            if (input.progressWorkflowId) {
+              // Progress is advisory: a failed signal must not fail the training.
+              await ctx.client.workflow
+                .getHandle(input.progressWorkflowId)
+                .signal(epochProgressSignal, { attempt, epochs: t.epochs, metrics, checkpointUri: info.uri })
+                .catch((err: unknown) => logger.warn('could not report epoch progress', { error: String(err) }));
+            }
+          },
+        });
+        finalModel = outcome.model;
+      }
+
+      const model = await store.put(keys.model, finalModel);
+      const historyInfo = await store.put(keys.history, JSON.stringify(history, null, 2), { contentType: 'application/json' });
+      const best = history.reduce((b, h) => ((h.valAccuracy ?? h.accuracy) > (b.valAccuracy ?? b.accuracy) ? h : b), history[0] as EpochMetrics);
+      const result: TrainResult = {
+        modelUri: model.uri,
+        checkpointUris,
+        historyUri: historyInfo.uri,
+        history,
+        bestEpoch: best?.epoch ?? 0,
+        epochsCompleted: history.length,
+        resumedFromEpoch,
+        attempts: attempt,
+        engine: engine.name,
+        backend,
+      };
+      return result;
+    },
+
+    async validateModel(input: ValidateModelInput): Promise<ValidationReport> {
+      const ctx = Context.current();
+      const store = stores.open(input.storeUri);
+      const keys = runKeys(input.runId);
+      const backend = await initBackend(input.backend);
+      const model = await store.get(store.keyOf(input.training.modelUri));
+      const test = await readShards(store, input.dataset.splits.test.indexUri);
+      ctx.heartbeat();
+      const bench = await engine.benchmark(model, test, { batchSize: input.validation.benchmarkBatchSize, seconds: input.validation.benchmarkSeconds });
+      const peakRssMb = process.resourceUsage().maxRSS / 1024;
+      const verdicts = deploymentVerdicts({ accuracy: input.evaluation.accuracy, latencyP95Ms: bench.latencyMs.p95 }, input.validation);
+      const report = {
+        throughputImgPerS: bench.throughputImgPerS,
+        batchSize: bench.batchSize,
+        latencyMs: bench.latencyMs,
+        peakRssMb,
+        backend,
+        verdicts,
+        blessed: verdicts.every((v) => v.passed),
+      };
+      const info = await store.put(keys.validation, JSON.stringify(report, null, 2), { contentType: 'application/json' });
+      return { ...report, validationUri: info.uri };
+    },
+  };
+}

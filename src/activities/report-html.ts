@@ -1,0 +1,72 @@
+import type { PipelineResult } from '../core/manifests.js';
+
+/** A self-contained HTML page (no scripts, no external assets) summarising one run. */
+export function renderReportHtml(result: Omit<PipelineResult, 'reportUri' | 'reportHtmlUri'>, times: { startedAt: string; finishedAt: string }): string {
+  const { dataset, plan, training, evaluation, validation } = result;
+  const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(2)}%`);
+  const num = (x: number, digits = 1) => x.toLocaleString('en-US', { maximumFractionDigits: digits });
+  const verdictRows = validation.verdicts
+    .map((v) => `<tr><td>${esc(v.gate)}</td><td class="${v.passed ? 'pass' : 'fail'}">${v.passed ? 'pass' : 'FAIL'}</td><td>${esc(v.reason)}</td></tr>`)
+    .join('');
+  const historyRows = training.history
+    .map(
+      (h) =>
+        `<tr><td>${h.epoch}</td><td>${h.loss.toFixed(4)}</td><td>${pct(h.accuracy)}</td><td>${h.valLoss === undefined ? '—' : h.valLoss.toFixed(4)}</td><td>${pct(h.valAccuracy)}</td><td>${num(h.imagesPerSecond, 0)}</td><td>${num(h.seconds)}</td></tr>`,
+    )
+    .join('');
+  const classRows = evaluation.perClass
+    .map((c) => `<tr><td>${esc(c.className)}</td><td>${pct(c.precision)}</td><td>${pct(c.recall)}</td><td>${pct(c.f1)}</td><td>${c.support}</td></tr>`)
+    .join('');
+  const maxCell = Math.max(1, ...evaluation.confusion.flat());
+  const confusion = `<tr><th>actual \\ predicted</th>${dataset.classes.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>${evaluation.confusion
+    .map(
+      (row, i) =>
+        `<tr><th>${esc(dataset.classes[i] ?? String(i))}</th>${row
+          .map((v, j) => {
+            const alpha = v === 0 ? 0 : 0.1 + 0.9 * (v / maxCell);
+            const hue = i === j ? '34,139,34' : '200,40,40';
+            return `<td style="background:rgba(${hue},${alpha.toFixed(3)})">${v}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('')}`;
+  const splitRows = (['train', 'val', 'test'] as const)
+    .map((s) => `<tr><td>${s}</td><td>${dataset.splits[s].count}</td><td>${dataset.splits[s].perClass.join(' / ')}</td></tr>`)
+    .join('');
+
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>durable-vision run ${esc(result.runId)}</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+.pass{color:#1a7f37;font-weight:600}.fail{color:#c0392b;font-weight:600}
+.kpi{display:inline-block;margin:0 1.5rem 1rem 0}.kpi b{display:block;font-size:1.4rem}
+code{background:#f4f4f4;padding:0 .25rem}
+</style></head><body>
+<h1>Run <code>${esc(result.runId)}</code> — ${validation.blessed ? '<span class="pass">blessed for deployment</span>' : '<span class="fail">not blessed</span>'}</h1>
+<p>${esc(times.startedAt)} → ${esc(times.finishedAt)}</p>
+<div class="kpi">test accuracy<b>${pct(evaluation.accuracy)}</b></div>
+<div class="kpi">macro F1<b>${pct(evaluation.macroF1)}</b></div>
+<div class="kpi">inference<b>${num(validation.throughputImgPerS, 0)} img/s</b></div>
+<div class="kpi">latency p50 / p95<b>${validation.latencyMs.p50.toFixed(2)} / ${validation.latencyMs.p95.toFixed(2)} ms</b></div>
+<h2>Deployment gates</h2><table><tr><th>gate</th><th>verdict</th><th>reason</th></tr>${verdictRows}</table>
+<h2>1 · Data</h2>
+<p>${dataset.stats.sourceImages} images from <code>${esc(dataset.sourceUri)}</code>, ${dataset.classes.length} classes, input ${dataset.inputShape.join('×')}, pixels scaled to [${dataset.scaling === '0-1' ? '0, 1' : '-1, 1'}]. Fingerprint <code>${esc(dataset.fingerprint.slice(0, 16))}</code>${dataset.stats.reused ? ' (shards reused from an earlier run)' : ''}.</p>
+<table><tr><th>split</th><th>images</th><th>per class</th></tr>${splitRows}</table>
+<h2>2 · Model</h2><p><code>${esc(plan.architecture)}</code>, ${plan.paramsCount.toLocaleString('en-US')} parameters, width ×${plan.widthMultiplier}, dropout ${plan.dropout}.</p>
+<h2>3 · Training</h2><p>Engine <code>${esc(training.engine)}</code> on backend <code>${esc(training.backend)}</code>; ${training.epochsCompleted} epochs, best epoch ${training.bestEpoch}${training.resumedFromEpoch > 0 ? `; resumed from the epoch-${training.resumedFromEpoch} checkpoint after a failed attempt (attempt ${training.attempts})` : ''}.</p>
+<table><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val loss</th><th>val accuracy</th><th>img/s</th><th>seconds</th></tr>${historyRows}</table>
+<h2>4 · Evaluation on ${evaluation.count} test images</h2>
+<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${classRows}</table>
+<h3>Confusion matrix</h3><table>${confusion}</table>
+<h2>5 · Validation for deployment</h2>
+<p>Backend <code>${esc(validation.backend)}</code>: ${num(validation.throughputImgPerS, 0)} img/s at batch ${validation.batchSize}; batch-1 latency p50 ${validation.latencyMs.p50.toFixed(2)} ms, p95 ${validation.latencyMs.p95.toFixed(2)} ms, mean ${validation.latencyMs.mean.toFixed(2)} ms; worker peak RSS ${num(validation.peakRssMb, 0)} MB.</p>
+</body></html>
+`;
+}
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+}

@@ -1,0 +1,110 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import { TASK_QUEUES, CPU_QUEUE } from '../../core/task-queues.js';
+import type { PipelineResult } from '../../core/manifests.js';
+import { createStderrLogger } from '../../activities/logger.js';
+import { runKeys } from '../../activities/run-keys.js';
+import { createWorkers, runWorkers } from '../../workers/create-workers.js';
+import { openStore } from '../../storage/open-store.js';
+import { trainingPipelineWorkflow } from '../../workflows/pipeline-workflow.js';
+import { loadConfig } from '../load-config.js';
+import { followProgress } from '../progress-view.js';
+import { DATA_DIR, openTemporalSession } from '../temporal-session.js';
+import { describeFailure } from '../failure-text.js';
+
+export interface RunOptions {
+  config?: string;
+  store?: string;
+  json?: boolean;
+  /** Serve both queues from this process. Defaults to true; false relies on remote workers. */
+  worker?: boolean;
+  runId?: string;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export function defaultStoreUri(): string {
+  return `file://${DATA_DIR}/artifacts`;
+}
+
+/** `durable-vision run`: validates everything first, then runs (or re-attaches to) a pipeline. */
+export async function runCommand(options: RunOptions): Promise<number> {
+  const logger = createStderrLogger();
+  const config = await loadConfig(options.config);
+  const store = openStore(options.store ?? defaultStoreUri());
+  const runId = options.runId ?? newRunId();
+  runKeys(runId);
+
+  const session = await openTemporalSession(logger);
+  const stop = new AbortController();
+  const onSignal = () => {
+    process.stderr.write(`\nstopping; run ${runId} is kept by Temporal: 'durable-vision run --run-id ${runId}' picks it up again\n`);
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let workersDone: Promise<void> | undefined;
+  try {
+    if (options.worker !== false) {
+      const workers = await createWorkers({ connection: await session.workerConnection(), namespace: session.namespace, queues: TASK_QUEUES, logger });
+      workersDone = runWorkers(workers, stop.signal);
+    }
+    const handle = await session.client.workflow
+      .start(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: store.baseUri, config }] })
+      .catch(async (err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        logger.info(`run ${runId} already exists; following it`);
+        return session.client.workflow.getHandle<typeof trainingPipelineWorkflow>(runId);
+      });
+    process.stderr.write(`run ${runId} started (store ${store.baseUri})${session.uiUrl ? `; watch it at ${session.uiUrl}/namespaces/${session.namespace}/workflows/${runId}` : ''}\n`);
+    const following = new AbortController();
+    const follow = followProgress(handle, process.stderr, following.signal);
+    let result: PipelineResult;
+    try {
+      result = await Promise.race([
+        handle.result(),
+        new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })),
+      ]);
+    } finally {
+      following.abort();
+      await follow;
+    }
+    printSummary(result);
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (stop.signal.aborted) return 130;
+    if (err instanceof WorkflowFailedError) {
+      process.stderr.write(`run ${runId} failed: ${describeFailure(err)}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    stop.abort();
+    await workersDone;
+    await session.close();
+  }
+}
+
+function printSummary(r: PipelineResult): void {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  const lines = [
+    '',
+    `run ${r.runId} finished`,
+    `  test accuracy     ${pct(r.evaluation.accuracy)} on ${r.evaluation.count} images (macro F1 ${pct(r.evaluation.macroF1)})`,
+    `  training          ${r.training.epochsCompleted} epochs on ${r.training.engine}/${r.training.backend}, ${Math.round(r.training.history.at(-1)?.imagesPerSecond ?? 0)} img/s`,
+    `  inference         ${Math.round(r.validation.throughputImgPerS)} img/s at batch ${r.validation.batchSize}; batch-1 latency p50 ${r.validation.latencyMs.p50.toFixed(2)} ms, p95 ${r.validation.latencyMs.p95.toFixed(2)} ms; peak RSS ${Math.round(r.validation.peakRssMb)} MB`,
+    `  deployment gates  ${r.validation.blessed ? 'all passed' : 'NOT passed'}: ${r.validation.verdicts.map((v) => `${v.gate} ${v.passed ? 'ok' : 'FAILED'}`).join(', ')}`,
+    `  report            ${r.reportHtmlUri}`,
+    `                    ${r.reportUri}`,
+    '',
+  ];
+  process.stderr.write(lines.join('\n'));
+}

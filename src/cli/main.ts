@@ -1,0 +1,69 @@
+import { Command } from 'commander';
+import { Runtime, DefaultLogger } from '@temporalio/worker';
+import { ConfigError } from '../core/config.js';
+import { runCommand } from './commands/run.js';
+import { workerCommand } from './commands/worker.js';
+import { statusCommand } from './commands/status.js';
+import { devCommand } from './commands/dev.js';
+
+// Temporal's own logs at WARN keep the progress view readable.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const program = new Command()
+  .name('durable-vision')
+  .description('Train image-recognition models as a durable Temporal pipeline')
+  .showHelpAfterError();
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command('run')
+  .description('run the five-phase pipeline (starts a local Temporal server unless TEMPORAL_ADDRESS is set)')
+  .option('-c, --config <file>', 'YAML config; without it the embedded MNIST defaults are used')
+  .option('-s, --store <uri>', 'artifact store: file://path, a path, or s3://bucket/prefix', undefined)
+  .option('--run-id <id>', 'name the run (re-attaches if it exists)')
+  .option('--json', 'print the final result as JSON on stdout')
+  .option('--no-worker', 'do not serve the task queues from this process (use remote workers)')
+  .action(async (opts: { config?: string; store?: string; json?: boolean; worker?: boolean; runId?: string }) => {
+    process.exitCode = await runCommand(opts);
+  });
+
+program
+  .command('worker')
+  .description('serve task queues of the Temporal cluster at TEMPORAL_ADDRESS (default 127.0.0.1:7233)')
+  .option('-q, --queue <name>', 'vision-cpu or vision-gpu; repeat for both (default both)', collect)
+  .action(async (opts: { queue?: string[] }) => {
+    process.exitCode = await workerCommand(opts);
+  });
+
+program
+  .command('status')
+  .description('state, progress and results of a run')
+  .argument('<runId>')
+  .option('--json', 'print JSON')
+  .action(async (runId: string, opts: { json?: boolean }) => {
+    process.exitCode = await statusCommand(runId, opts);
+  });
+
+program
+  .command('dev')
+  .description('start only the local Temporal dev server (data under .data/temporal)')
+  .option('--port <port>', 'gRPC port', '7233')
+  .option('--ui-port <port>', 'Web UI port', '8233')
+  .action(async (opts: { port: string; uiPort: string }) => {
+    process.exitCode = await devCommand(opts);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+// Native handles (gRPC, tfjs) can keep the loop alive after the work is done.
+process.exit(process.exitCode ?? 0);

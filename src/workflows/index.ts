@@ -1,0 +1,2 @@
+/** Every workflow a worker serves. */
+export { trainingPipelineWorkflow, progressQuery, epochProgressSignal } from './pipeline-workflow.js';
