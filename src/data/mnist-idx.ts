@@ -58,7 +58,8 @@ export function parseIdxImages(bytes: Uint8Array, file: string): IdxImages {
   if (bytes.byteLength !== expected) {
     throw new Error(`${file}: ${count} images of ${rows}x${cols} need ${expected} bytes, file has ${bytes.byteLength}`);
   }
-  return { count, rows, cols, pixels: bytes.subarray(16) };
+  // A plain Uint8Array view (not a Buffer), so callers see the type they were promised.
+  return { count, rows, cols, pixels: new Uint8Array(bytes.buffer, bytes.byteOffset + 16, count * rows * cols) };
 }
 
 /** Parses an IDX1 label file (magic 2049). `file` names the source in errors. */
@@ -70,7 +71,7 @@ export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
   if (bytes.byteLength !== 8 + count) {
     throw new Error(`${file}: ${count} labels need ${8 + count} bytes, file has ${bytes.byteLength}`);
   }
-  return bytes.subarray(8);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + 8, count);
 }
 
 /**
