@@ -1,0 +1,106 @@
+/**
+ * Fetches and decodes many images from a store into one packed NHWC uint8 buffer, holding at
+ * most `concurrency` encoded files in memory at a time.
+ */
+import { availableParallelism } from 'node:os';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import { forEachBounded } from './bounded.js';
+import { chooseDecoder, decodeToTensor, validateDecodeOptions, type DecodeOptions } from './decode.js';
+import { DecodePool } from './decode-pool.js';
+
+export interface DecodeManyOptions {
+  /**
+   * Worker threads that decode while this thread reads files. 0 decodes here. Ignored when
+   * `pool` is given. Defaults to 'auto': `autoWorkers()` workers when there are at least
+   * `AUTO_POOL_MIN_IMAGES` keys, more than one core, and the first image takes the fast PNG
+   * path; else 0, because sharp already decodes on its own threads and measured slower behind
+   * a pool.
+   */
+  workers?: number | 'auto';
+  /** A pool to reuse across calls (e.g. train then test); the caller closes it. */
+  pool?: DecodePool;
+  /** Called after each image or batch with how many are done. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Starting a worker (loader, sharp, fast-png) costs ~0.3 s: not worth it for a few images. */
+export const AUTO_POOL_MIN_IMAGES = 2000;
+
+/** Workers 'auto' starts: one per core, up to 4, measured in bench/data-prep.ts. */
+export function autoWorkers(): number {
+  return Math.min(4, availableParallelism());
+}
+
+/**
+ * Decodes `keys` in order into `keys.length * height * width * channels` bytes. Errors name the
+ * key that failed (`ImageDecodeError` for bad images, the store's error for missing ones).
+ */
+export async function decodeMany(
+  store: ArtifactStore,
+  keys: readonly string[],
+  options: DecodeOptions,
+  concurrency = 64,
+  extra: DecodeManyOptions = {},
+): Promise<Uint8Array> {
+  validateDecodeOptions(options);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(`decodeMany concurrency must be an integer >= 1, got ${String(concurrency)}`);
+  }
+  const imageBytes = options.height * options.width * options.channels;
+  const out = new Uint8Array(keys.length * imageBytes);
+  const total = keys.length;
+  let done = 0;
+  const report = (n: number): void => {
+    done += n;
+    extra.onProgress?.(done, total);
+  };
+
+  let pool = extra.pool;
+  const workers = pool ? 0 : await wantedWorkers(store, keys, options, extra.workers);
+  const ownPool = workers > 0;
+  if (ownPool) pool = new DecodePool(workers);
+  try {
+    if (!pool) {
+      await forEachBounded(total, concurrency, async (i) => {
+        const key = keys[i] ?? '';
+        const bytes = await store.get(key);
+        out.set(await decodeToTensor(bytes, { ...options, key }), i * imageBytes);
+        report(1);
+      });
+      return out;
+    }
+    // Two jobs per worker keep each busy while the next batch is read; the batch size keeps
+    // the files held in memory within `concurrency`.
+    const lanes = pool.size * 2;
+    const batch = Math.max(1, Math.min(256, Math.floor(concurrency / lanes)));
+    const active = pool;
+    await forEachBounded(Math.ceil(total / batch), lanes, async (b) => {
+      const start = b * batch;
+      const batchKeys = keys.slice(start, Math.min(total, start + batch));
+      const images = await Promise.all(batchKeys.map(async (key) => ({ key, bytes: await store.get(key) })));
+      out.set(await active.decode(options, images), start * imageBytes);
+      report(batchKeys.length);
+    });
+    return out;
+  } finally {
+    if (ownPool) await pool?.close();
+  }
+}
+
+async function wantedWorkers(
+  store: ArtifactStore,
+  keys: readonly string[],
+  options: DecodeOptions,
+  workers: number | 'auto' | undefined,
+): Promise<number> {
+  if (workers === undefined || workers === 'auto') {
+    const first = keys[0];
+    if (first === undefined || keys.length < AUTO_POOL_MIN_IMAGES || availableParallelism() < 2) return 0;
+    // One extra read of one file decides the path: a dataset's images are nearly always alike.
+    return chooseDecoder(await store.get(first), options) === 'fast-png' ? autoWorkers() : 0;
+  }
+  if (!Number.isInteger(workers) || workers < 0) {
+    throw new RangeError(`decodeMany workers must be 'auto' or an integer >= 0, got ${String(workers)}`);
+  }
+  return workers;
+}
