@@ -42,7 +42,7 @@ export interface ImageFolderItem {
 
 export interface ImageFolderListing {
   items: ImageFolderItem[];
-  /** Class names sorted by code point, as torchvision's ImageFolder sorts them; label = index. */
+  /** Class names in code-point order (Python's `sorted`, so torchvision's ImageFolder agrees); label = index. */
   classes: string[];
 }
 
@@ -118,6 +118,11 @@ export async function materialiseImageFolder(
   return { root, ...progress };
 }
 
+/** Code-point order; JS's default compares UTF-16 units, which differs for astral characters. */
+function byCodePoint(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
 function isHidden(parts: readonly string[]): boolean {
   return parts.some((part) => part.startsWith('.'));
 }
@@ -151,7 +156,7 @@ export async function listImageFolder(store: ArtifactStore, prefix: string): Pro
       `image folder ${where} has ${infos.length} files but no images in class folders: expected <class>/<image> with extensions ${IMAGE_EXTENSIONS.join(' ')}`,
     );
   }
-  const classes = [...new Set(found.map((f) => f.className))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const classes = [...new Set(found.map((f) => f.className))].sort(byCodePoint);
   const labelOf = new Map(classes.map((name, index) => [name, index]));
   const items = found.map(({ info, className }) => ({
     key: info.key,
