@@ -53,6 +53,8 @@ function startWorker(): Worker {
 export class DecodePool {
   private readonly workers: Worker[];
   private readonly pending: Map<number, Pending>[];
+  /** Why a worker stopped, per slot; a stopped worker gets no more jobs. */
+  private readonly failures: (Error | undefined)[];
   private nextId = 1;
   private closed = false;
 
@@ -60,13 +62,14 @@ export class DecodePool {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`decode pool size must be an integer >= 1, got ${String(size)}`);
     this.workers = [];
     this.pending = [];
+    this.failures = [];
     for (let w = 0; w < size; w++) {
       const worker = startWorker();
       const pending = new Map<number, Pending>();
       worker.on('message', (reply: DecodeReply) => this.settle(pending, reply));
-      worker.on('error', (err) => this.failAll(pending, err));
+      worker.on('error', (err) => this.fail(w, err));
       worker.on('exit', (code) => {
-        if (!this.closed) this.failAll(pending, new Error(`decode worker exited with code ${code}`));
+        if (!this.closed) this.fail(w, new Error(`decode worker exited with code ${code}`));
       });
       // Idle workers must not keep the process alive between jobs.
       worker.unref();
@@ -84,7 +87,10 @@ export class DecodePool {
     else job.reject(reply.decodeError ? new ImageDecodeError(reply.key, reply.message) : new Error(`${reply.key}: ${reply.message}`));
   }
 
-  private failAll(pending: Map<number, Pending>, err: Error): void {
+  private fail(slot: number, err: Error): void {
+    this.failures[slot] ??= err;
+    const pending = this.pending[slot];
+    if (!pending) return;
     for (const job of pending.values()) job.reject(err);
     pending.clear();
   }
@@ -100,13 +106,16 @@ export class DecodePool {
       bytes.set(image.bytes, offsets[offsets.length - 1]);
       offsets.push((offsets[offsets.length - 1] ?? 0) + image.bytes.length);
     }
-    let best = 0;
-    for (let w = 1; w < this.workers.length; w++) {
-      if ((this.pending[w]?.size ?? 0) < (this.pending[best]?.size ?? 0)) best = w;
+    let best = -1;
+    for (let w = 0; w < this.workers.length; w++) {
+      if (this.failures[w]) continue;
+      if (best < 0 || (this.pending[w]?.size ?? 0) < (this.pending[best]?.size ?? 0)) best = w;
     }
     const worker = this.workers[best];
     const pending = this.pending[best];
-    if (!worker || !pending) return Promise.reject(new Error('decode pool has no workers'));
+    if (!worker || !pending) {
+      return Promise.reject(new Error(`decode pool has no working workers: ${this.failures[0]?.message ?? 'none started'}`));
+    }
     const id = this.nextId++;
     const job: DecodeJob = { id, options, keys: images.map((i) => i.key), offsets, bytes: bytes.buffer };
     return new Promise<Uint8Array>((resolve, reject) => {
