@@ -14,12 +14,19 @@ export interface ManagedProcessOptions {
   log?: ServerLog;
   /** Lines of output kept for error messages. Defaults to 40. */
   tailLines?: number;
+  /**
+   * A line this process prints once it is up. Probing a port alone is not enough: when the port
+   * is already taken, the probe reaches the other server while this one exits.
+   */
+  readyLine?: RegExp;
 }
 
 export interface ManagedProcess {
   readonly child: ChildProcess;
   /** The last lines the process wrote (stdout and stderr interleaved). */
   outputTail(): string;
+  /** True once the process has printed a line matching `readyLine`. */
+  readonly readyLineSeen: boolean;
   /** Set once the process has exited: its exit code, or the signal that ended it. */
   readonly exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Resolves when the process has exited, however it ended. */
@@ -38,6 +45,7 @@ export function startManagedProcess(options: ManagedProcessOptions): ManagedProc
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let exit: ManagedProcess['exit'];
+  let readyLineSeen = false;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exit = { code, signal };
@@ -57,6 +65,7 @@ export function startManagedProcess(options: ManagedProcessOptions): ManagedProc
     for (const line of lines) {
       tail.push(line);
       if (tail.length > tailLines) tail.shift();
+      if (options.readyLine?.test(line) === true) readyLineSeen = true;
       log?.(`[${name}] ${line}`);
     }
   };
@@ -68,6 +77,9 @@ export function startManagedProcess(options: ManagedProcessOptions): ManagedProc
   return {
     child,
     outputTail: () => [...tail, outPartial.text, errPartial.text].filter((line) => line !== '').join('\n'),
+    get readyLineSeen() {
+      return readyLineSeen;
+    },
     get exit() {
       return exit;
     },

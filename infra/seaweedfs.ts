@@ -107,12 +107,20 @@ export async function startSeaweedFs(options: SeaweedFsOptions): Promise<Seaweed
   ];
 
   const endpoint = `http://${HOST}:${String(s3Port)}`;
-  const proc = startManagedProcess({ name: 'weed', command: options.weedBin ?? weedPath(), args, cwd: dir, log: options.log });
+  const proc = startManagedProcess({
+    name: 'weed',
+    command: options.weedBin ?? weedPath(),
+    args,
+    cwd: dir,
+    log: options.log,
+    // mini's banner once every component is up, e.g. "    S3 Endpoint:     http://127.0.0.1:8333".
+    readyLine: new RegExp(`S3 Endpoint:\\s+http://${HOST.replace(/\./g, '\\.')}:${String(s3Port)}\\s*$`),
+  });
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKey, secretAccessKey: secretKey } });
   const what = `SeaweedFS S3 (${endpoint}, dir ${dir})`;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   try {
-    await waitUntilReady(proc, what, async () => (await client.send(new ListBucketsCommand({}))) !== undefined, timeoutMs);
+    await waitUntilReady(proc, what, async () => proc.readyLineSeen && (await client.send(new ListBucketsCommand({}))) !== undefined, timeoutMs);
     await waitUntilReady(proc, `${what} creating bucket ${bucket}`, () => ensureBucket(client, bucket), timeoutMs);
     // The gateway answers before the master has grown volumes for the bucket's collection; the
     // first write would wait for that, so wait here, where a timeout names the cause.

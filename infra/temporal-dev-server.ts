@@ -56,10 +56,17 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   if (namespace !== 'default') args.push('--namespace', namespace);
 
   const address = `${HOST}:${port}`;
-  const proc = startManagedProcess({ name: 'temporal', command: options.cliPath ?? temporalCliPath(), args, log: options.log });
+  const proc = startManagedProcess({
+    name: 'temporal',
+    command: options.cliPath ?? temporalCliPath(),
+    args,
+    log: options.log,
+    // The banner the CLI prints once its front end listens, e.g. "Temporal Server:   localhost:7233".
+    readyLine: new RegExp(`^Temporal Server:\\s+\\S+:${port}\\s*$`),
+  });
   const what = `Temporal dev server (${address}, db ${dbFile})`;
   try {
-    await waitUntilReady(proc, what, () => canConnect(HOST, port), options.startTimeoutMs ?? 60_000);
+    await waitUntilReady(proc, what, async () => proc.readyLineSeen && (await canConnect(HOST, port)), options.startTimeoutMs ?? 60_000);
     // The port opens before the namespace is registered; a workflow started in between fails
     // with NamespaceNotFound, so readiness means the namespace itself answers.
     await waitUntilReady(proc, what, () => namespaceAnswers(address, namespace), options.startTimeoutMs ?? 60_000);
