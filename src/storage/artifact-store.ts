@@ -18,13 +18,18 @@ export interface PutOptions {
 /**
  * One contract for every place artifacts live. Writes are atomic: a reader sees either
  * nothing or the whole artifact, never a partial one, whatever happens to the writer.
+ * Keys are `/`-separated relative paths with the same rules in every store (see
+ * `artifact-key.ts`); segments starting with `.dv-` are reserved for the stores' bookkeeping.
  */
 export interface ArtifactStore {
   /** The store's base URI, e.g. `file:///repo/.data/artifacts` or `s3://bucket/prefix`. */
   readonly baseUri: string;
-  /** Absolute URI of a key. */
+  /**
+   * Absolute URI of a key, or of a key prefix naming a folder (`runs/r1/`, or `''` for the base),
+   * so messages can point at folders too. Throws `InvalidArtifactKeyError` for a bad key.
+   */
   uriOf(key: string): string;
-  /** Key of an absolute URI that lies inside this store; throws for any other URI. */
+  /** Key (or folder prefix) of an absolute URI inside this store; throws for any other URI. */
   keyOf(uri: string): string;
   /** Writes atomically and records sha256. Bodies may be buffers, strings or streams. */
   put(key: string, body: Uint8Array | string | Readable, options?: PutOptions): Promise<ArtifactInfo>;
@@ -35,8 +40,12 @@ export interface ArtifactStore {
   exists(key: string): Promise<boolean>;
   /** Info for a finished artifact, or undefined when absent. */
   stat(key: string): Promise<ArtifactInfo | undefined>;
-  /** Finished artifacts whose key starts with `prefix`, sorted by key. */
+  /**
+   * Finished artifacts whose key starts with `prefix` (`''` for all), sorted by key (UTF-8 byte
+   * order). On S3 this costs one HEAD per artifact, since listings carry no sha256.
+   */
   list(prefix: string): Promise<ArtifactInfo[]>;
+  /** Removes the artifact; a missing key is not an error. */
   delete(key: string): Promise<void>;
 }
 
