@@ -1,0 +1,39 @@
+/**
+ * Installs this project's wasm kernels. Two kinds:
+ * - missing: the backend has no kernel, so training a CNN would throw
+ *   (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input);
+ * - replaced: the backend has one, but a scalar loop that dominated the training profile
+ *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul).
+ * Call after the wasm backend is initialised: the backend's own kernels must have run their
+ * setup (which binds their C functions) before we capture them for delegation.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { batchMatMulConfig } from './batch-mat-mul.js';
+import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
+import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
+import { maxPoolGradConfig } from './max-pool-grad.js';
+import { WASM, captureOriginal } from './wasm-kernel-context.js';
+
+export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  maxPoolGradConfig,
+  batchMatMulConfig,
+  depthwiseConv2dBackpropFilterConfig,
+  depthwiseConv2dBackpropInputConfig,
+];
+
+const installed = new Set<string>();
+
+/** Registers every project kernel on 'wasm' once; returns the kernel names now ours. */
+export function registerWasmKernels(configs: readonly tf.KernelConfig[] = PROJECT_WASM_KERNELS): string[] {
+  for (const config of configs) {
+    if (installed.has(config.kernelName)) continue;
+    captureOriginal(config.kernelName);
+    if (tf.getKernel(config.kernelName, WASM) !== undefined) tf.unregisterKernel(config.kernelName, WASM);
+    tf.registerKernel(config);
+    installed.add(config.kernelName);
+  }
+  return [...installed];
+}

@@ -1,0 +1,195 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../../../src/ml/backend.js';
+import { PROJECT_WASM_KERNELS } from '../../../src/ml/kernels/register-wasm-kernels.js';
+import { seededUniform } from '../../../src/ml/seeded-random.js';
+
+type Shape = number[];
+type Pad = 'same' | 'valid';
+const TOLERANCE = 1e-4;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  await initBackend('wasm');
+});
+
+function size(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Runs `kernel` on one backend with inputs built from seeded data; returns the output values. */
+async function runOn(
+  backend: 'cpu' | 'wasm',
+  kernel: string,
+  inputs: Record<string, { shape: Shape; seed: number } | ((made: Record<string, tf.Tensor>) => tf.Tensor)>,
+  attrs: Record<string, unknown>,
+): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const made: Record<string, tf.Tensor> = {};
+  for (const [name, spec] of Object.entries(inputs)) {
+    made[name] = typeof spec === 'function' ? spec(made) : tf.tensor(seededUniform(size(spec.shape), spec.seed, -1, 1), spec.shape);
+  }
+  const out = tf.engine().runKernel(kernel, made as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = (await out.data()) as Float32Array;
+  out.dispose();
+  for (const t of Object.values(made)) t.dispose();
+  return values;
+}
+
+/** Largest |wasm - cpu| / max(1, |cpu|) over the kernel's output. */
+async function worstError(kernel: string, inputs: Parameters<typeof runOn>[2], attrs: Record<string, unknown>): Promise<number> {
+  const reference = await runOn('cpu', kernel, inputs, attrs);
+  const ours = await runOn('wasm', kernel, inputs, attrs);
+  expect(ours.length).toBe(reference.length);
+  let worst = 0;
+  for (let i = 0; i < reference.length; i++) {
+    worst = Math.max(worst, Math.abs(ours[i]! - reference[i]!) / Math.max(1, Math.abs(reference[i]!)));
+  }
+  return worst;
+}
+
+async function depthwiseOutShape(xShape: Shape, fShape: Shape, s: number, pad: Pad, d: number): Promise<Shape> {
+  await tf.setBackend('cpu');
+  const x = tf.zeros<tf.Rank.R4>(xShape as [number, number, number, number]);
+  const f = tf.zeros<tf.Rank.R4>(fShape as [number, number, number, number]);
+  const shape = tf.tidy(() => tf.depthwiseConv2d(x, f, s, pad, 'NHWC', d).shape);
+  tf.dispose([x, f]);
+  return shape;
+}
+
+function convOut(inSize: number, k: number, s: number, pad: Pad): number {
+  return pad === 'same' ? Math.ceil(inSize / s) : Math.ceil((inSize - k + 1) / s);
+}
+
+// [x shape NHWC, filter [kh, kw, ci, co], stride, pad]: odd sizes, stride 2, both paddings,
+// a single input channel (first layers), windows that leave trailing rows unused.
+const CONV_CASES: [Shape, Shape, number, Pad][] = [
+  [[2, 9, 9, 3], [3, 3, 3, 4], 1, 'same'],
+  [[2, 9, 9, 3], [3, 3, 3, 4], 1, 'valid'],
+  [[2, 10, 11, 3], [3, 3, 3, 5], 2, 'same'],
+  [[2, 10, 11, 3], [3, 3, 3, 5], 2, 'valid'],
+  [[1, 30, 30, 2], [3, 3, 2, 3], 2, 'valid'],
+  [[3, 8, 8, 4], [2, 2, 4, 2], 2, 'valid'],
+  [[2, 7, 7, 2], [5, 5, 2, 3], 1, 'same'],
+  [[4, 28, 28, 1], [3, 3, 1, 8], 1, 'valid'],
+  [[2, 13, 13, 8], [3, 3, 8, 16], 1, 'valid'],
+  [[2, 12, 12, 3], [5, 5, 3, 4], 3, 'same'],
+];
+
+describe('project wasm kernels match the cpu backend', () => {
+  it('are the kernels registered on wasm', () => {
+    for (const config of PROJECT_WASM_KERNELS) {
+      expect(tf.getKernel(config.kernelName, 'wasm')?.kernelFunc).toBe(config.kernelFunc);
+    }
+  });
+
+  it.each(CONV_CASES)('Conv2DBackpropFilter x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+    const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
+    const error = await worstError('Conv2DBackpropFilter', { x: { shape: xShape, seed: 1 }, dy: { shape: dyShape, seed: 2 } }, {
+      strides: [s, s], pad, dataFormat: 'NHWC', filterShape: fShape,
+    });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  it.each(CONV_CASES)('Conv2DBackpropInput x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+    const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
+    const error = await worstError('Conv2DBackpropInput', { dy: { shape: dyShape, seed: 3 }, filter: { shape: fShape, seed: 4 } }, {
+      strides: [s, s], pad, dataFormat: 'NHWC', inputShape: xShape,
+    });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  // [x shape, window, stride, pad]
+  const POOL_CASES: [Shape, number, number, Pad][] = [
+    [[2, 24, 24, 8], 2, 2, 'valid'],
+    [[2, 11, 11, 4], 2, 2, 'valid'],
+    [[2, 11, 11, 4], 2, 2, 'same'],
+    [[1, 9, 10, 3], 3, 2, 'same'],
+    [[1, 9, 9, 5], 3, 1, 'same'],
+    [[3, 7, 7, 2], 3, 3, 'valid'],
+  ];
+
+  it.each(POOL_CASES)('MaxPoolGrad x=%j window=%i stride=%i pad=%s', async (xShape, k, s, pad) => {
+    const attrs = { filterSize: [k, k], strides: [s, s], pad };
+    const outShape = [xShape[0]!, convOut(xShape[1]!, k, s, pad), convOut(xShape[2]!, k, s, pad), xShape[3]!];
+    const error = await worstError('MaxPoolGrad', {
+      dy: { shape: outShape, seed: 5 },
+      input: { shape: xShape, seed: 6 },
+      output: (made) => tf.maxPool(made['input'] as tf.Tensor4D, k, s, pad),
+    }, attrs);
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  it.each([
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[1, 64, 200], [1, 64, 30], true, false],
+    [[2, 6, 4], [2, 5, 4], false, true],
+  ] as [Shape, Shape, boolean, boolean][])('BatchMatMul a=%j b=%j transposeA=%s transposeB=%s', async (aShape, bShape, transposeA, transposeB) => {
+    const error = await worstError('BatchMatMul', { a: { shape: aShape, seed: 7 }, b: { shape: bShape, seed: 8 } }, { transposeA, transposeB });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  // [x shape, filter [kh, kw, c, multiplier], stride, pad, dilation]
+  const DEPTHWISE_CASES: [Shape, Shape, number, Pad, number][] = [
+    [[2, 9, 9, 3], [3, 3, 3, 1], 1, 'same', 1],
+    [[2, 10, 11, 4], [3, 3, 4, 2], 2, 'valid', 1],
+    [[2, 8, 8, 3], [5, 5, 3, 2], 2, 'same', 1],
+  ];
+
+  it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropFilter x=%j filter=%j stride=%i pad=%s dilation=%i', async (xShape, fShape, s, pad, d) => {
+    const dyShape = await depthwiseOutShape(xShape, fShape, s, pad, d);
+    const error = await worstError('DepthwiseConv2dNativeBackpropFilter', { x: { shape: xShape, seed: 9 }, dy: { shape: dyShape, seed: 10 } }, {
+      strides: [s, s], dilations: [d, d], pad, filterShape: fShape,
+    });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropInput x=%j filter=%j stride=%i pad=%s dilation=%i', async (xShape, fShape, s, pad, d) => {
+    const dyShape = await depthwiseOutShape(xShape, fShape, s, pad, d);
+    const error = await worstError('DepthwiseConv2dNativeBackpropInput', { dy: { shape: dyShape, seed: 11 }, filter: { shape: fShape, seed: 12 } }, {
+      strides: [s, s], dilations: [d, d], pad, inputShape: xShape,
+    });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
+  // tfjs's own gradients never pass dilation > 1 (and the cpu kernels ignore it), so the
+  // reference is the dilation-1 gradient of the same filter with zeros between its taps.
+  it('Depthwise backprops honour dilation 2 (checked against a zero-spread 5x5 filter)', async () => {
+    const xShape = [1, 12, 12, 2];
+    const attrs = { strides: [1, 1], pad: 'same' };
+    const x = { shape: xShape, seed: 15 };
+    const dy = { shape: [1, 12, 12, 2], seed: 16 };
+    const small = await runOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, dilations: [2, 2], filterShape: [3, 3, 2, 1] });
+    const big = await runOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, dilations: [1, 1], filterShape: [5, 5, 2, 1] });
+    for (let r = 0; r < 3; r++) {
+      for (let c = 0; c < 3; c++) {
+        for (let ch = 0; ch < 2; ch++) {
+          expect(small[(r * 3 + c) * 2 + ch]).toBeCloseTo(big[(2 * r * 5 + 2 * c) * 2 + ch]!, 4);
+        }
+      }
+    }
+    const filter = seededUniform(3 * 3 * 2, 17, -1, 1);
+    const spread = new Float32Array(5 * 5 * 2);
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) for (let ch = 0; ch < 2; ch++) spread[(2 * r * 5 + 2 * c) * 2 + ch] = filter[(r * 3 + c) * 2 + ch]!;
+    const dx = await runOn('wasm', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: () => tf.tensor4d(filter, [3, 3, 2, 1]) }, { ...attrs, dilations: [2, 2], inputShape: xShape });
+    const reference = await runOn('cpu', 'DepthwiseConv2dNativeBackpropInput', { dy, filter: () => tf.tensor4d(spread, [5, 5, 2, 1]) }, { ...attrs, dilations: [1, 1], inputShape: xShape });
+    for (let i = 0; i < reference.length; i++) expect(dx[i]).toBeCloseTo(reference[i]!, 4);
+  });
+
+  it('leave no tensors behind on the wasm heap', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(seededUniform(2 * 9 * 9 * 3, 13, -1, 1), [2, 9, 9, 3]);
+    const w = tf.tensor4d(seededUniform(3 * 3 * 3 * 4, 14, -1, 1), [3, 3, 3, 4]);
+    const before = tf.memory().numTensors;
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const idsBefore = backend.numDataIds();
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), 2, 2, 'valid').sum())([x, w]);
+    tf.dispose([dx!, dw!]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(backend.numDataIds()).toBe(idsBefore);
+    tf.dispose([x, w]);
+  });
+});
