@@ -23,6 +23,12 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
 const ready = new Map<string, Promise<boolean>>();
 let resolvedAuto: Promise<string> | undefined;
 let wasmThreads = 0;
+let initialised = false;
+
+/** The tfjs backend in use once `initBackend` has succeeded in this process, else undefined. */
+export function activeBackend(): string | undefined {
+  return initialised ? tf.getBackend() : undefined;
+}
 
 /** Threads the wasm backend runs XNNPACK with (0 until wasm is initialised). */
 export function wasmThreadsInUse(): number {
@@ -104,11 +110,13 @@ export async function initBackend(preferred: BackendPreference = 'auto', options
     resolvedAuto ??= resolveAuto(options);
     const name = await resolvedAuto;
     if (tf.getBackend() !== name) await tf.setBackend(name);
+    initialised = true;
     return name;
   }
   if (!(await initOnce(preferred, options))) {
     const hint = preferred === 'tensorflow' ? ` (install ${NATIVE_PACKAGES.join(' or ')})` : '';
     throw new Error(`backend '${preferred}' could not be initialised${hint}`);
   }
+  initialised = true;
   return preferred;
 }
