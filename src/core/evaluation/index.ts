@@ -1,0 +1,11 @@
+export { evaluateProbabilities } from './evaluate-probabilities.js';
+export type { AveragedScores, ClassCurves, ClassEvaluation, EvaluationOptions, EvaluationReport } from './evaluate-probabilities.js';
+export { calibration } from './calibration.js';
+export type { CalibrationReport, ReliabilityBin } from './calibration.js';
+export { averagePrecision, precisionRecallCurve } from './precision-recall-curve.js';
+export type { PrecisionRecallCurve } from './precision-recall-curve.js';
+export { checkProbabilityInput } from './probability-input.js';
+export type { LabelVector, MatrixShape, ProbabilityMatrix } from './probability-input.js';
+export { rocAuc, rocCurve, trapezoidArea } from './roc-curve.js';
+export type { RocCurve } from './roc-curve.js';
+export { topKAccuracy } from './top-k-accuracy.js';
