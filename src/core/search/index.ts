@@ -23,3 +23,9 @@ export type { RandomSamplerOptions, RandomSamplerState } from './random-sampler.
 export { TpeSampler } from './tpe-sampler.js';
 export type { TpeSamplerOptions, TpeSamplerState } from './tpe-sampler.js';
 export { restoreSampler } from './restore-sampler.js';
+export type { SchedulerDecision, SchedulerState, TrialReport, TrialScheduler } from './trial-scheduler.js';
+export { AshaScheduler } from './asha-scheduler.js';
+export type { AshaRung, AshaSchedulerOptions, AshaSchedulerState } from './asha-scheduler.js';
+export { MedianStoppingScheduler } from './median-stopping-scheduler.js';
+export type { MedianStoppingSchedulerOptions, MedianStoppingSchedulerState, MedianTrialHistory } from './median-stopping-scheduler.js';
+export { restoreScheduler } from './restore-scheduler.js';
