@@ -57,7 +57,9 @@ export interface EpochReport {
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
+  /** Training images per second this epoch (validation excluded). */
   imagesPerSecond: number;
+  /** Wall time of the epoch: training plus validation (checkpoint encoding excluded). */
   seconds: number;
 }
 
@@ -70,9 +72,12 @@ export interface TrainRequest {
   resume?: Checkpoint;
   /** Called after every epoch with the checkpoint to persist; training waits for it. */
   onEpochEnd: (report: EpochReport, checkpoint: Checkpoint) => Promise<void>;
-  /** Called every few batches so callers can heartbeat. */
+  /** Called every few batches (and after an epoch's last batch) so callers can heartbeat. */
   onProgress?: (p: { epoch: number; batch: number; batches: number }) => void;
-  /** Aborting stops training at the next batch boundary with an AbortError. */
+  /**
+   * Aborting stops training at the next batch boundary with an Error named 'AbortError'
+   * whose `cause` is the signal's reason.
+   */
   signal?: AbortSignal;
 }
 
@@ -88,12 +93,13 @@ export interface InferenceBenchmark {
   batchSize: number;
   /** Batch-1 latency. */
   latencyMs: { p50: number; p95: number; mean: number };
+  /** Timed batch-1 runs behind latencyMs. */
   iterations: number;
 }
 
 export interface TrainingEngine {
   readonly name: string;
-  /** The backend actually in use (e.g. 'wasm', 'tensorflow', 'cpu'). */
+  /** The backend actually in use (e.g. 'wasm', 'tensorflow', 'cpu'); 'uninitialised' before the first one starts. */
   backend(): string;
   paramsCount(model: ModelSpec): Promise<number>;
   train(request: TrainRequest): Promise<TrainOutcome>;
