@@ -89,10 +89,11 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
   const settings = optimizerSettings(spec);
 
   const model = resume === undefined ? buildModel(request.model, spec.seed) : await modelFromBytes(resume.model);
-  let optimizer: tf.Optimizer | undefined;
+  let restored: tf.Optimizer | undefined;
   try {
     if (resume !== undefined) assertSameModel(model, request);
-    optimizer = resume === undefined ? createOptimizer(settings) : await restoreOptimizer(resume.optimizer, settings);
+    restored = resume === undefined ? createOptimizer(settings) : await restoreOptimizer(resume.optimizer, settings);
+    const optimizer = restored;
     // Optimizer slots are matched to variables by position in this list: keep the order fixed.
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const dropouts = model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
@@ -115,7 +116,7 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
           const xs = batches.images(start, count, order);
           const labels = batches.labels(start, count, order);
           let batchHits: tf.Scalar | undefined;
-          const batchLoss = optimizer!.minimize(() => {
+          const batchLoss = optimizer.minimize(() => {
             const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
             batchHits = tf.keep(countCorrect(logits, labels));
             return sparseSoftmaxCrossEntropy(logits, labels);
@@ -149,7 +150,7 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
     }
     return { model: last?.model ?? await modelToBytes(model), history, paramsCount: model.countParams() };
   } finally {
-    optimizer?.dispose();
+    restored?.dispose();
     model.dispose();
   }
 }
