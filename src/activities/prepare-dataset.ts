@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { DatasetManifest, SplitSummary } from '../core/manifests.js';
-import { decodeMany } from '../data/decode-many.js';
+import { autoWorkers, decodeMany } from '../data/decode-many.js';
 import { DecodePool } from '../data/decode-pool.js';
-import { autoWorkers } from '../data/decode-many.js';
+import { datasetFingerprint } from '../data/fingerprint.js';
 import { listImageFolder, materialiseImageFolder, type ImageFolderListing } from '../data/image-folder.js';
 import { MNIST_CLASS_NAMES, readMnistSplit } from '../data/mnist-idx.js';
 import { writeShards } from '../data/shards.js';
@@ -83,11 +82,7 @@ export function createPrepareDataset({ stores, logger }: { stores: StoreCache; l
     const hasTestFolder = source.test !== undefined;
     const fractions = { val: cfg.split.val, test: hasTestFolder ? 0 : cfg.split.test };
     const settings = { v: MANIFEST_VERSION, inputShape: cfg.inputShape, scaling: cfg.scaling, fractions, seed: cfg.split.seed };
-    const fingerprint = createHash('sha256')
-      .update(JSON.stringify(settings))
-      .update(listingDigest(source.train))
-      .update(source.test ? listingDigest(source.test) : '-')
-      .digest('hex');
+    const fingerprint = datasetFingerprint([...source.train.items, ...(source.test?.items ?? [])], settings);
     const prefix = `datasets/${fingerprint.slice(0, 32)}`;
     const manifestKey = `${prefix}/manifest.json`;
 
@@ -163,11 +158,4 @@ export function createPrepareDataset({ stores, logger }: { stores: StoreCache; l
     logger.info(`dataset ready: ${summaries.train.count} train / ${summaries.val.count} val / ${summaries.test.count} test in ${manifest.stats.seconds.toFixed(1)} s`, { runId: input.runId });
     return manifest;
   };
-}
-
-/** What identifies a listing's content: each file's key, hash and label. */
-function listingDigest(listing: ImageFolderListing): string {
-  const h = createHash('sha256');
-  for (const item of listing.items) h.update(`${item.key}\0${item.sha256}\0${item.label}\n`);
-  return h.digest('hex');
 }
