@@ -32,6 +32,8 @@ export function decodeFramed<H>(magic: string, bytes: Uint8Array, what: string):
   if (8 + length > bytes.length) throw new Error(`${what}: header of ${length} bytes overruns the ${bytes.length}-byte buffer`);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as H;
   const start = Math.ceil((8 + length) / ALIGN) * ALIGN;
-  const payload = bytes.slice(start).buffer;
+  // Uint8Array's slice copies; a Node Buffer's slice is a view into a shared pool, so its
+  // `.buffer` would hold other data. Copy explicitly whatever the caller passed.
+  const payload = Uint8Array.prototype.slice.call(bytes, start).buffer;
   return { header, payload };
 }

@@ -30,6 +30,19 @@ describe('model bytes', () => {
     restored.dispose();
   });
 
+  it('reads bytes that sit at an offset inside a larger buffer, as a store read returns them', async () => {
+    const model = buildModel(SPEC, 3);
+    const x = tf.tensor4d(seededUniform(5 * 12 * 12 * 2, 4), [5, 12, 12, 2]);
+    const bytes = await modelToBytes(model);
+    const pooled = Buffer.alloc(bytes.length + 100, 7);
+    pooled.set(bytes, 37);
+    const restored = await modelFromBytes(pooled.subarray(37, 37 + bytes.length));
+    expect(predict(restored, x)).toEqual(predict(model, x));
+    tf.dispose([x]);
+    model.dispose();
+    restored.dispose();
+  });
+
   it('the same seed builds the same weights, another seed different ones', async () => {
     const [a, b, c] = [buildModel(SPEC, 11), buildModel(SPEC, 11), buildModel(SPEC, 12)];
     const [ba, bb, bc] = await Promise.all([modelToBytes(a), modelToBytes(b), modelToBytes(c)]);
