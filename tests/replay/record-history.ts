@@ -6,7 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { execFileSync } from 'node:child_process';
+import { temporalCliPath } from '../../infra/tools.js';
 import { silentLogger } from '../../src/activities/logger.js';
 import { CPU_QUEUE, TASK_QUEUES } from '../../src/core/task-queues.js';
 import { createWorkers } from '../../src/workers/create-workers.js';
@@ -20,17 +21,18 @@ const env = await startTemporal();
 try {
   const workers = await createWorkers({ connection: env.nativeConnection, queues: TASK_QUEUES, logger: silentLogger });
   const runId = `replay-${name}`;
-  const history = await withWorkers(workers, async () => {
+  await withWorkers(workers, async () => {
     const handle = await env.client.workflow.start(trainingPipelineWorkflow, {
       taskQueue: CPU_QUEUE,
       workflowId: runId,
       args: [{ runId, storeUri: `file://${dir}/artifacts`, config: tinyConfig({ epochs: 2, train: 600, test: 200 }) }],
     });
     await handle.result();
-    return handle.fetchHistory();
   });
+  // The Temporal CLI writes history in the JSON form that Worker.runReplayHistory reads.
+  const history = execFileSync(temporalCliPath(), ['workflow', 'show', '--workflow-id', runId, '--address', env.address, '--output', 'json'], { encoding: 'utf8' });
   const out = fileURLToPath(new URL(`./histories/${name}.json`, import.meta.url));
-  await writeFile(out, `${historyToJSON(history)}\n`);
+  await writeFile(out, history);
   console.log(`wrote ${out}`);
 } finally {
   await env.teardown();
