@@ -35,12 +35,15 @@ export interface ModelPlan {
 }
 
 export interface EpochMetrics {
+  /** 1-based epoch that just finished. */
   epoch: number;
   loss: number;
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
+  /** Training images per second this epoch (validation excluded). */
   imagesPerSecond: number;
+  /** Wall time of the epoch: training plus validation (checkpoint encoding excluded). */
   seconds: number;
 }
 

@@ -2,6 +2,7 @@
  * The training engine contract. Engines are free of storage and Temporal: activities feed them
  * in-memory datasets and persist the bytes they hand back.
  */
+import type { EpochMetrics } from '../core/manifests.js';
 
 /** Pixels as stored in shards: uint8, NHWC, `count * height * width * channels` bytes. */
 export interface ImageBatchSource {
@@ -50,18 +51,8 @@ export interface Checkpoint {
   optimizer: Uint8Array;
 }
 
-export interface EpochReport {
-  /** 1-based epoch that just finished. */
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  /** Training images per second this epoch (validation excluded). */
-  imagesPerSecond: number;
-  /** Wall time of the epoch: training plus validation (checkpoint encoding excluded). */
-  seconds: number;
-}
+/** One finished epoch's figures; the same shape travels in the pipeline's manifests. */
+export type EpochReport = EpochMetrics;
 
 export interface TrainRequest {
   model: ModelSpec;
