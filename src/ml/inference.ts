@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ImageBatchSource, InferenceBenchmark, ModelBytes } from './engine.js';
 import { BatchAssembler, validateSource } from './image-batches.js';
 import { modelFromBytes } from './model-bytes.js';
+import { percentile } from '../core/metrics.js';
 
 async function withModel<T>(bytes: ModelBytes, data: ImageBatchSource, use: (model: tf.LayersModel, classes: number) => T | Promise<T>): Promise<T> {
   const model = await modelFromBytes(bytes);
@@ -34,12 +35,6 @@ export function predictProbabilities(bytes: ModelBytes, data: ImageBatchSource, 
     }
     return out;
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
 }
 
 /** Runs `step` until `seconds` have passed and at least `minRuns` runs are done; returns each run's ms. */
@@ -86,7 +81,7 @@ export function benchmarkInference(
       }
       const batchTimes = timeRuns(seconds / 2, 3, () => run(batch));
       const totalMs = batchTimes.reduce((a, b) => a + b, 0);
-      const latencies = timeRuns(seconds / 2, 10, (i) => run(singles[i % singles.length]!)).sort((a, b) => a - b);
+      const latencies = timeRuns(seconds / 2, 10, (i) => run(singles[i % singles.length]!));
       return {
         throughputImgPerS: (batchTimes.length * batchSize) / (totalMs / 1000),
         batchSize,
