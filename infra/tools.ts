@@ -23,6 +23,20 @@ export function weedPath(): string {
   return resolveTool({ name: 'weed', envVar: 'WEED_BIN', install: 'npm run tools -- --with-s3' });
 }
 
+/** Where scripts/install-data.mjs puts the sample data (`skimage/` photos, `sklearn/digits.csv.gz`). */
+export const SAMPLE_DATA_DIR = path.join(PROJECT_ROOT, '.tools', 'data');
+
+/** Path of an installed sample-data file, e.g. `sampleDataPath('skimage', 'astronaut.png')`; throws naming the installer when missing. */
+export function sampleDataPath(...parts: string[]): string {
+  const file = path.join(SAMPLE_DATA_DIR, ...parts);
+  try {
+    statSync(file);
+  } catch {
+    throw new Error(`${file} is missing; run \`node scripts/install-data.mjs\` to install the sample data`);
+  }
+  return file;
+}
+
 interface ToolLookup {
   name: string;
   envVar: string;

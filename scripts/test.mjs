@@ -19,6 +19,7 @@ function step(title, command, args, options = {}) {
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 let failed = 0;
 failed ||= step('tools (Temporal CLI, SeaweedFS)', process.execPath, ['scripts/install-tools.mjs', '--with-s3']);
+failed ||= step('sample data (scikit-image photos, UCI digits)', process.execPath, ['scripts/install-data.mjs']);
 if (failed) process.exit(failed);
 failed += step('typecheck', bin('tsc'), ['--noEmit']) ? 1 : 0;
 failed += step('lint', bin('eslint'), ['.']) ? 1 : 0;

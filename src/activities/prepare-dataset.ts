@@ -74,8 +74,9 @@ export function createPrepareDataset({ stores, logger }: { stores: StoreCache; l
     const started = Date.now();
     const store = stores.open(input.storeUri);
     const cfg = input.dataset;
-    const source =
-      cfg.source.kind === 'mnist' ? await mnistSource(store, cfg.limit) : await folderSource(stores.open(cfg.source.uri), '');
+    const first = cfg.sources[0];
+    if (first === undefined || first.kind === 'csv') throw new DatasetError('only one mnist or image-folder source is supported here');
+    const source = first.kind === 'mnist' ? await mnistSource(store, cfg.limit) : await folderSource(stores.open(first.uri), '');
     const classes = source.train.classes;
     const [height, width, channels] = cfg.inputShape;
 
@@ -148,9 +149,14 @@ export function createPrepareDataset({ stores, logger }: { stores: StoreCache; l
       stats: {
         sourceImages: source.train.items.length + (source.test?.items.length ?? 0),
         decoded: trainPixels.length / imageBytes + (testPixels ? testPixels.length / imageBytes : 0),
+        accepted: summaries.train.count + summaries.val.count + summaries.test.count,
+        quarantined: 0,
         seconds: (Date.now() - started) / 1000,
         reused: false,
       },
+      fit: cfg.fit,
+      augmentation: cfg.augmentation,
+      dataReportUri: '',
       manifestUri: store.uriOf(manifestKey),
     };
     // Written last: its presence means every shard above is complete.

@@ -6,21 +6,69 @@ import { z } from 'zod';
  */
 const shape3 = z.tuple([z.number().int().min(1), z.number().int().min(1), z.union([z.literal(1), z.literal(3)])]);
 
-const mnistSource = z.object({ kind: z.literal('mnist') }).strict();
+const mnistSource = z.object({ kind: z.literal('mnist'), tag: z.string().min(1).optional() }).strict();
+/** How the source's files store colour: 'bgr' (OpenCV dumps) is swapped to RGB on decode. */
+const channelOrder = z.enum(['rgb', 'bgr']).default('rgb');
 const imageFolderSource = z
   .object({
     kind: z.literal('image-folder'),
-    /** Store URI or path of the folder: `<root>/<split?>/<class>/<file>`. */
+    /** Store URI or path of the folder: `<root>/<split?>/<class>/<file>` (local path, file:// or s3://). */
     uri: z.string().min(1),
+    /** Names the source in the data report; defaults to its URI. */
+    tag: z.string().min(1).optional(),
+    channelOrder,
   })
   .strict();
+const csvSource = z
+  .object({
+    kind: z.literal('csv'),
+    /** URI or path of a CSV with header `path,label[,annotator][,group]`. */
+    uri: z.string().min(1),
+    /** Where relative `path`s resolve; defaults to the CSV's own folder. Paths may not leave it. */
+    root: z.string().min(1).optional(),
+    tag: z.string().min(1).optional(),
+    channelOrder,
+  })
+  .strict();
+const sourceSchema = z.discriminatedUnion('kind', [mnistSource, imageFolderSource, csvSource]);
+export type SourceConfig = z.infer<typeof sourceSchema>;
+
+/** Per-image transformations, each applied with its own probability/range; all off by default. */
+export const augmentationPolicySchema = z
+  .object({
+    /** Maximum rotation either way, degrees. */
+    rotationDeg: z.number().min(0).max(180).default(0),
+    /** Maximum shift either way, as a fraction of width/height. */
+    shift: z.number().min(0).max(0.5).default(0),
+    /** Probability of a horizontal flip (leave 0 for digits and text). */
+    hflip: z.number().min(0).max(1).default(0),
+    vflip: z.number().min(0).max(1).default(0),
+    /** Maximum zoom either way: 0.1 samples a scale in [0.9, 1.1]. */
+    zoom: z.number().min(0).max(0.9).default(0),
+    /** Maximum brightness change, fraction of full scale. */
+    brightness: z.number().min(0).max(1).default(0),
+    /** Maximum contrast change: 0.2 samples a factor in [0.8, 1.2]. */
+    contrast: z.number().min(0).max(1).default(0),
+    /** Standard deviation of added Gaussian noise, in pixel units (0-255). */
+    gaussianNoiseStd: z.number().min(0).max(128).default(0),
+    /** Fraction of pixels set to black or white. */
+    saltPepper: z.number().min(0).max(0.5).default(0),
+  })
+  .strict();
+export type AugmentationPolicy = z.infer<typeof augmentationPolicySchema>;
 
 export const datasetConfigSchema = z
   .object({
-    source: z.discriminatedUnion('kind', [mnistSource, imageFolderSource]).default({ kind: 'mnist' }),
+    /** One source, or `sources` for several merged (each image keeps its source tag). */
+    source: sourceSchema.optional(),
+    sources: z.array(sourceSchema).min(1).optional(),
     /** [height, width, channels] the model sees. */
     inputShape: shape3.default([28, 28, 1]),
     scaling: z.enum(['0-1', '-1-1']).default('0-1'),
+    /** How other aspect ratios meet the input shape: stretch, letterbox or centre crop. */
+    fit: z.enum(['fill', 'contain', 'cover']).default('fill'),
+    /** Colour transparent pixels are flattened onto (RGB 0-255). */
+    background: z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]).default([0, 0, 0]),
     /** Caps on images per source split (train/test folders), for quick runs. */
     limit: z
       .object({ train: z.number().int().min(1).optional(), test: z.number().int().min(1).optional() })
@@ -36,8 +84,73 @@ export const datasetConfigSchema = z
       })
       .strict()
       .default({}),
+    /** Images decoded per phase-1 activity; a crash resumes from the last finished chunk. */
+    chunkSize: z.number().int().min(16).max(100_000).default(4096),
+    /** Chunk activities in flight at once (across all workers). */
+    parallelChunks: z.number().int().min(1).max(256).default(2),
+    quarantine: z
+      .object({
+        /** The run fails when more than this fraction of the input is quarantined. */
+        maxFraction: z.number().min(0).max(1).default(0.2),
+        /** Decompression-bomb guard: images with more pixels are refused unread. */
+        maxPixels: z.number().int().min(1).default(50_000_000),
+        /** Images narrower or shorter than this are quarantined as too small. */
+        minSide: z.number().int().min(1).default(8),
+      })
+      .strict()
+      .default({}),
+    labelQa: z
+      .object({
+        /** Conflict rate among multiply-annotated images above which the run waits for arbitration. */
+        conflictThreshold: z.number().min(0).max(1).default(0.05),
+        /** At or below the threshold: majority vote (ties dropped) or drop every conflicted image. */
+        rule: z.enum(['majority', 'drop']).default('majority'),
+        /** How long the workflow waits for an arbitration signal. */
+        arbitrationTimeoutHours: z.number().positive().max(24 * 365).default(24 * 7),
+        /** What happens when the wait times out. */
+        onTimeout: z.enum(['fail', 'drop', 'majority']).default('fail'),
+      })
+      .strict()
+      .default({}),
+    dedup: z
+      .object({
+        /** Quarantine exact duplicates (same content hash), keeping the first. */
+        exact: z.boolean().default(true),
+        /** Perceptual-hash Hamming distance (of 64 bits) counted as a near-duplicate; -1 turns it off. */
+        nearHamming: z.number().int().min(-1).max(32).default(2),
+      })
+      .strict()
+      .default({}),
+    outliers: z
+      .object({
+        /** Fraction of images the isolation forest quarantines as outliers; 0 scores them only. */
+        contamination: z.number().min(0).max(0.5).default(0.002),
+        trees: z.number().int().min(1).max(1000).default(100),
+        sampleSize: z.number().int().min(2).max(65536).default(256),
+        /** 'train' leaves a held-out test set untouched; 'all' cleans every split. */
+        scope: z.enum(['train', 'all']).default('train'),
+      })
+      .strict()
+      .default({}),
+    augmentation: z
+      .object({
+        /** Training images per source image after offline expansion (1 = none). */
+        offlineFactor: z.number().int().min(1).max(20).default(1),
+        /** Apply the policy to every training batch as it is drawn. */
+        online: z.boolean().default(false),
+        policy: augmentationPolicySchema.default({}),
+        seed: z.number().int().default(7),
+      })
+      .strict()
+      .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.source && value.sources) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['sources'], message: 'give either "source" or "sources", not both' });
+    }
+  })
+  .transform(({ source, ...rest }) => ({ ...rest, sources: rest.sources ?? [source ?? { kind: 'mnist' as const }] }));
 
 export const modelConfigSchema = z
   .object({

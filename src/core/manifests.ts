@@ -2,13 +2,86 @@
  * The small JSON manifests that travel through Temporal between phases. They carry URIs of
  * artifacts in the store, never image data.
  */
-import type { PipelineConfig } from './config.js';
+import type { AugmentationPolicy, PipelineConfig } from './config.js';
 
 export interface SplitSummary {
   /** URI of the split's shard index (`dv-shards/1`). */
   indexUri: string;
   count: number;
   perClass: number[];
+}
+
+/** Why phase 1 set an input image aside. Every input ends up accepted or quarantined with one. */
+export type QuarantineReason =
+  | 'zero-byte'
+  | 'unsupported-format'
+  | 'truncated'
+  | 'corrupt'
+  | 'decompression-bomb'
+  | 'too-small'
+  | 'unreadable'
+  | 'path-traversal'
+  | 'duplicate'
+  | 'near-duplicate'
+  | 'leakage'
+  | 'outlier'
+  | 'label-conflict';
+
+export interface QuarantineExample {
+  /** Source URI of the image. */
+  uri: string;
+  source: string;
+  detail: string;
+  /** A small PNG as a data URI, when the image could be decoded. */
+  thumbnail?: string;
+}
+
+export interface LabelQaSummary {
+  /** Images with labels from two or more annotators. */
+  multiplyAnnotated: number;
+  /** Of those, images whose annotators disagree. */
+  conflicted: number;
+  conflictRate: number;
+  threshold: number;
+  perClass: { className: string; annotated: number; conflicted: number; rate: number }[];
+  /** matrix[a][b]: annotator pairs where one said class a and the other class b (symmetric). */
+  matrix: number[][];
+  /** Whether the workflow waited for arbitration. */
+  paused: boolean;
+  /** How conflicts were settled. */
+  resolution: 'none' | 'rule:majority' | 'rule:drop' | 'arbitration' | 'timeout:drop' | 'timeout:majority';
+  arbitrationUri?: string;
+  /** Conflicted images set aside unresolved. */
+  dropped: number;
+}
+
+export interface DataReport {
+  inputCount: number;
+  accepted: number;
+  quarantined: number;
+  sources: { tag: string; uri: string; images: number }[];
+  classBalance: { className: string; train: number; val: number; test: number }[];
+  quarantine: { reason: QuarantineReason; count: number; examples: QuarantineExample[] }[];
+  /** Every quarantined image, one JSON object a line: {uri, source, reason, detail}. */
+  quarantineListUri: string;
+  labelQa: LabelQaSummary;
+  duplicates: { exact: number; near: number; leakage: number; nearHamming: number };
+  outliers: {
+    scored: number;
+    quarantined: number;
+    contamination: number;
+    /** Anomaly score at or above which an image was quarantined (1 when none were). */
+    threshold: number;
+    examples: (QuarantineExample & { score: number })[];
+  };
+  augmentation: DatasetAugmentation;
+}
+
+export interface DatasetAugmentation {
+  offlineFactor: number;
+  online: boolean;
+  policy: AugmentationPolicy;
+  seed: number;
 }
 
 export interface DatasetManifest {
@@ -19,8 +92,12 @@ export interface DatasetManifest {
   /** [height, width, channels] */
   inputShape: [number, number, number];
   scaling: '0-1' | '-1-1';
+  fit: 'fill' | 'contain' | 'cover';
   splits: { train: SplitSummary; val: SplitSummary; test: SplitSummary };
-  stats: { sourceImages: number; decoded: number; seconds: number; reused: boolean };
+  /** The policy the shards were expanded with and the trainer applies online; inference uses none. */
+  augmentation: DatasetAugmentation;
+  stats: { sourceImages: number; decoded: number; accepted: number; quarantined: number; seconds: number; reused: boolean };
+  dataReportUri: string;
   manifestUri: string;
 }
 

@@ -4,7 +4,7 @@ import { ConfigError, parsePipelineConfig } from '../../../src/core/config.js';
 describe('pipeline config', () => {
   it('an empty config is the embedded MNIST demo', () => {
     const config = parsePipelineConfig({});
-    expect(config.dataset.source).toEqual({ kind: 'mnist' });
+    expect(config.dataset.sources).toEqual([{ kind: 'mnist' }]);
     expect(config.dataset.inputShape).toEqual([28, 28, 1]);
     expect(config.training.epochs).toBeGreaterThanOrEqual(1);
     expect(config.validation.minAccuracy).toBe(0.97);
