@@ -119,15 +119,17 @@ export async function materialiseImageFolder(
 }
 
 /** Code-point order; JS's default compares UTF-16 units, which differs for astral characters. */
-function byCodePoint(a: string, b: string): number {
+export function byCodePoint(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-function isHidden(parts: readonly string[]): boolean {
+/** True when some segment of a key is hidden (`.DS_Store`, `.cache/`). */
+export function isHidden(parts: readonly string[]): boolean {
   return parts.some((part) => part.startsWith('.'));
 }
 
-function isImage(name: string): boolean {
+/** True for a file name with one of {@link IMAGE_EXTENSIONS} (any case). */
+export function isImage(name: string): boolean {
   const dot = name.lastIndexOf('.');
   return dot > 0 && IMAGE_EXTENSIONS.includes(name.slice(dot).toLowerCase());
 }
