@@ -12,6 +12,9 @@ import { listFolderImages } from './image-folder-source.js';
 import type { OpenStore } from './locate.js';
 import { SourceError, type Annotation, type SourceItem, type SourceListing, type SourceRejection, type SourceSummary } from './types.js';
 
+export { SourceError, type Annotation, type SourceItem, type SourceListing, type SourceRejection, type SourceSummary } from './types.js';
+export type { OpenStore } from './locate.js';
+
 /** Notes of one kind kept in the listing before the rest are only counted. */
 const NOTES_PER_KIND = 20;
 
