@@ -2,6 +2,7 @@
  * The training engine contract. Engines are free of storage and Temporal: activities feed them
  * in-memory datasets and persist the bytes they hand back.
  */
+import type { AugmentationPolicy } from '../core/config.js';
 import type { EpochMetrics } from '../core/manifests.js';
 
 /** Pixels as stored in shards: uint8, NHWC, `count * height * width * channels` bytes. */
@@ -61,6 +62,12 @@ export interface TrainRequest {
   val?: ImageBatchSource;
   /** Continue from here instead of from fresh weights. */
   resume?: Checkpoint;
+  /**
+   * Online augmentation of training batches (never of `val`). Image at position p of epoch e's
+   * shuffled order is augmented with a generator seeded from (seed, e, p), so a resumed run
+   * sees the same augmented images as an uninterrupted one. An identity policy is a no-op.
+   */
+  augment?: { policy: AugmentationPolicy; seed: number };
   /** Called after every epoch with the checkpoint to persist; training waits for it. */
   onEpochEnd: (report: EpochReport, checkpoint: Checkpoint) => Promise<void>;
   /** Called every few batches (and after an epoch's last batch) so callers can heartbeat. */

@@ -4,6 +4,9 @@
  * and no uint8 -> int32 -> float32 tensor chain.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { AugmentationPolicy } from '../core/config.js';
+import { createRng } from '../core/rng.js';
+import { augmentImageAt } from '../data/augment.js';
 import type { ImageBatchSource, PixelScaling } from './engine.js';
 
 export function pixelTable(scaling: PixelScaling): Float32Array {
@@ -47,6 +50,8 @@ export function validateSource(source: ImageBatchSource, what: string, inputShap
 export class BatchAssembler {
   private readonly pixels: number;
   private readonly table: Float32Array;
+  /** Augmented uint8 pixels of the batch being built; reused, they become floats right away. */
+  private augmented = new Uint8Array(0);
 
   constructor(private readonly source: ImageBatchSource) {
     const [h, w, c] = source.shape;
@@ -66,6 +71,26 @@ export class BatchAssembler {
       for (let p = 0; p < n; p++) staging[to + p] = this.table[images[from + p]!]!;
     }
     const [h, w, c] = this.source.shape;
+    return tf.tensor4d(staging, [count, h, w, c]);
+  }
+
+  /**
+   * Like `images`, but each image is augmented before scaling: image i (of this batch) with a
+   * generator seeded by `seedFor(start + i)`, its position in the order. The policy is the
+   * caller's to validate.
+   */
+  augmentedImages(start: number, count: number, order: Int32Array | undefined, policy: AugmentationPolicy, seedFor: (position: number) => number): tf.Tensor4D {
+    const { images, shape } = this.source;
+    const n = this.pixels;
+    if (this.augmented.length < count * n) this.augmented = new Uint8Array(count * n);
+    const pixels = this.augmented;
+    for (let i = 0; i < count; i++) {
+      const row = order === undefined ? start + i : order[start + i]!;
+      augmentImageAt(images, row * n, pixels, i * n, shape, policy, createRng(seedFor(start + i)));
+    }
+    const staging = new Float32Array(count * n);
+    for (let p = 0; p < count * n; p++) staging[p] = this.table[pixels[p]!]!;
+    const [h, w, c] = shape;
     return tf.tensor4d(staging, [count, h, w, c]);
   }
 

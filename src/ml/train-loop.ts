@@ -1,10 +1,11 @@
 /**
  * The custom training loop behind TfjsEngine.train: one optimizer.minimize per batch (no
- * model.fit callbacks or per-batch logs), a shuffle order and dropout masks derived from
- * (seed, epoch, batch) so a resumed run replays the uninterrupted one, and a checkpoint handed
- * to the caller after every epoch.
+ * model.fit callbacks or per-batch logs), a shuffle order, dropout masks and (optionally)
+ * augmented images derived from (seed, epoch, batch or position) so a resumed run replays the
+ * uninterrupted one, and a checkpoint handed to the caller after every epoch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isIdentityPolicy, onlineSeed, validatePolicy } from '../data/augment.js';
 import { buildModel, validateModelSpec } from './build-model.js';
 import type { Checkpoint, EpochReport, ImageBatchSource, TrainOutcome, TrainRequest, TrainSpec } from './engine.js';
 import { BatchAssembler, validateSource } from './image-batches.js';
@@ -85,6 +86,11 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
   if (resume !== undefined && !(Number.isInteger(resume.epoch) && resume.epoch >= 0)) {
     throw new Error(`resume.epoch must be an integer >= 0, got ${resume.epoch}`);
   }
+  if (request.augment !== undefined) {
+    validatePolicy(request.augment.policy, 'augment.policy');
+    if (!Number.isSafeInteger(request.augment.seed)) throw new Error(`augment.seed must be a safe integer, got ${request.augment.seed}`);
+  }
+  const augment = request.augment !== undefined && !isIdentityPolicy(request.augment.policy) ? request.augment : undefined;
   const progressEvery = options.progressEvery ?? 20;
   const settings = optimizerSettings(spec);
 
@@ -113,7 +119,9 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
         const count = Math.min(spec.batchSize, train.count - start);
         for (const d of dropouts) d.setStep((epoch - 1) * batchCount + b);
         const [loss, hits] = tf.tidy(() => {
-          const xs = batches.images(start, count, order);
+          const xs = augment === undefined
+            ? batches.images(start, count, order)
+            : batches.augmentedImages(start, count, order, augment.policy, (position) => onlineSeed(augment.seed, epoch, position));
           const labels = batches.labels(start, count, order);
           let batchHits: tf.Scalar | undefined;
           const batchLoss = optimizer.minimize(() => {
