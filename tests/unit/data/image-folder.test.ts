@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeMany } from '../../../src/data/decode-many.js';
-import { listImageFolder, materialiseImageFolder, type MaterialiseSource } from '../../../src/data/image-folder.js';
+import { byCodePoint, isHidden, isImage, listImageFolder, materialiseImageFolder, type MaterialiseSource } from '../../../src/data/image-folder.js';
 import { MNIST_CLASS_NAMES, readMnistSplit, type MnistSplitData } from '../../../src/data/mnist-idx.js';
 import { MemoryArtifactStore } from './memory-store.js';
 
@@ -81,5 +81,17 @@ describe('materialiseImageFolder + listImageFolder', () => {
     await store.put('flat/1.png', 'x');
     await store.put('flat/2.png', 'x');
     await expect(listImageFolder(store, 'flat')).rejects.toThrow(/has 2 files but no images in class folders/);
+  });
+});
+
+describe('image-folder helpers', () => {
+  it('recognises image names by extension in any case, hidden segments, and sorts by code point', () => {
+    expect(['a.PNG', 'b.jpeg', 'c.tiff', 'd.avif'].every(isImage)).toBe(true);
+    expect(['notes.txt', '.png', 'png', 'archive.png.zip'].some(isImage)).toBe(false);
+    expect(isHidden(['cat', '.DS_Store'])).toBe(true);
+    expect(isHidden(['.cache', 'x.png'])).toBe(true);
+    expect(isHidden(['cat', 'x.png'])).toBe(false);
+    // UTF-16 order would put U+1F431 (a surrogate pair) before U+FF21; code-point order does not.
+    expect(['\uff21', '\u{1f431}', 'b', 'B'].sort(byCodePoint)).toEqual(['B', 'b', '\uff21', '\u{1f431}']);
   });
 });
