@@ -26,14 +26,14 @@ function splitOf(segment: string | undefined): 'train' | 'test' | undefined {
 }
 
 /**
- * Lists every image of an ImageFolder store (one `list` of the whole store). The layout is
+ * Lists every image of an ImageFolder store (one `list` of the whole store, through `list` when given). The layout is
  * train/test when some image sits at `train/<class>/…` or `test/<class>/…`; then images
  * anywhere else at the top (say under `val/`) are an error rather than a silent class named
  * `val`. Images may sit in subfolders of a class folder; hidden files and non-images are ignored.
  */
-export async function listFolderImages(store: ArtifactStore): Promise<FolderListing> {
+export async function listFolderImages(store: ArtifactStore, list: (prefix: string) => Promise<ArtifactInfo[]> = (prefix) => store.list(prefix)): Promise<FolderListing> {
   const where = store.uriOf('');
-  const infos = await store.list('');
+  const infos = await list('');
   if (infos.length === 0) {
     throw new SourceError(`image folder ${where} is empty or does not exist`, { expected: `<class>/<image> files such as ${where}cat/0001.jpg, or train/<class>/<image> and test/<class>/<image>` });
   }

@@ -76,26 +76,34 @@ function commonFolder(keys: readonly string[]): string {
   return prefix ?? '';
 }
 
-/** Listings shared between sources of one call (two annotators' CSVs over the same images). */
+/**
+ * Listings shared between the sources of one call: a manifest over an ImageFolder source's files,
+ * or two annotators' manifests over the same images, reuse a listing that already covers theirs
+ * (on S3 a listing costs a HEAD per object).
+ */
 class ListingCache {
-  private readonly listings = new Map<string, Promise<Map<string, ArtifactInfo>>>();
+  private readonly listings = new Map<string, { prefix: string; infos: Promise<ArtifactInfo[]> }[]>();
 
-  /** Infos of `keys` that exist in `store`, found with one `list` of their common folder. */
-  find(store: ArtifactStore, keys: readonly string[]): Promise<Map<string, ArtifactInfo>> {
-    const prefix = commonFolder(keys);
-    const cacheKey = `${store.baseUri}\u0000${prefix}`;
-    let listing = this.listings.get(cacheKey);
-    if (listing === undefined) {
-      listing = store.list(prefix).then((infos) => new Map(infos.map((info) => [info.key, info])));
-      this.listings.set(cacheKey, listing);
-    }
-    return listing;
+  list(store: ArtifactStore, prefix: string): Promise<ArtifactInfo[]> {
+    const entries = this.listings.get(store.baseUri) ?? [];
+    this.listings.set(store.baseUri, entries);
+    const covering = entries.find((entry) => prefix.startsWith(entry.prefix));
+    if (covering !== undefined) return covering.infos;
+    const infos = store.list(prefix);
+    entries.push({ prefix, infos });
+    return infos;
+  }
+
+  /** Infos of `keys` that exist in `store`, found with (at most) one `list` of their common folder. */
+  async find(store: ArtifactStore, keys: readonly string[]): Promise<Map<string, ArtifactInfo>> {
+    const infos = await this.list(store, commonFolder(keys));
+    return new Map(infos.map((info) => [info.key, info]));
   }
 }
 
-async function listImageFolderSource(cfg: Extract<FileSource, { kind: 'image-folder' }>, tag: string, openStore: OpenStore): Promise<Contribution> {
+async function listImageFolderSource(cfg: Extract<FileSource, { kind: 'image-folder' }>, tag: string, openStore: OpenStore, cache: ListingCache): Promise<Contribution> {
   const store = openStore(cfg.uri);
-  const listing = await listFolderImages(store);
+  const listing = await listFolderImages(store, (prefix) => cache.list(store, prefix));
   const where = store.uriOf('');
   const entries = listing.images.map(({ info, className, splitHint }): Entry => {
     const entry: Entry = { id: store.uriOf(info.key), storeUri: store.baseUri, key: info.key, info, annotation: { annotator: tag, label: className }, where };
@@ -180,7 +188,7 @@ export async function listSources(sources: readonly SourceConfig[], openStore: O
 
   const cache = new ListingCache();
   const contributions = await Promise.all(
-    fileSources.map(({ cfg, tag }) => (cfg.kind === 'image-folder' ? listImageFolderSource(cfg, tag, openStore) : listCsvSource(cfg, tag, openStore, cache))),
+    fileSources.map(({ cfg, tag }) => (cfg.kind === 'image-folder' ? listImageFolderSource(cfg, tag, openStore, cache) : listCsvSource(cfg, tag, openStore, cache))),
   );
 
   const notes = new Notes();

@@ -192,8 +192,10 @@ describe('listSources: merging', () => {
       ['b', 2],
     ]);
 
-    // The folder source is rooted one level up: the same files, other keys, the same ids.
-    const withFolder = await listSources([folder('ds', { tag: 'folders' }), csv('ds/alice.csv', { tag: 'alice' })], tree.open);
+    // The folder source is rooted at the CSV's folder: the same files and ids, one listing for both.
+    calls.list.length = 0;
+    const withFolder = await listSources([folder('ds', { tag: 'folders' }), csv('ds/alice.csv', { tag: 'alice' })], open);
+    expect(calls.list).toEqual([`${tree.uri('ds')}/`]);
     expect(withFolder.items).toHaveLength(3);
     expect(withFolder.items.find((i) => i.key.endsWith('2.png'))).toMatchObject({
       id: tree.uri('ds/img/2.png'),
