@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
-import type { EvalReport, ModelPlan } from '../core/manifests.js';
+import type { DataReport, EvalReport, ModelPlan } from '../core/manifests.js';
 import { argmaxRows, classificationMetrics } from '../core/metrics.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
 import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { Logger } from './logger.js';
-import { createPrepareDataset } from './prepare-dataset.js';
+import { createDataActivities } from './phase1/index.js';
 import { renderReportHtml } from './report-html.js';
 import { runKeys } from './run-keys.js';
 import type { StoreCache } from './store-cache.js';
@@ -22,7 +22,7 @@ const JSON_TYPE = { contentType: 'application/json' };
 
 export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps): CpuActivities {
   return {
-    prepareDataset: createPrepareDataset({ stores, logger }),
+    ...createDataActivities({ stores, logger }),
 
     async selectModel(input): Promise<ModelPlan> {
       const store = stores.open(input.storeUri);
@@ -69,8 +69,12 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
       const times = { startedAt: input.startedAt, finishedAt: input.finishedAt };
       const reportUri = store.uriOf(keys.report);
       const reportHtmlUri = store.uriOf(keys.reportHtml);
-      await store.put(keys.report, json({ ...input.result, ...times, reportUri, reportHtmlUri }), JSON_TYPE);
-      await store.put(keys.reportHtml, renderReportHtml(input.result, times), { contentType: 'text/html' });
+      const dataUri = input.result.dataset.dataReportUri;
+      const data = dataUri ? (JSON.parse((await store.get(store.keyOf(dataUri))).toString('utf8')) as DataReport) : undefined;
+      // Thumbnails stay in data-report.json; report.json carries the figures.
+      const dataSummary = data && { ...data, quarantine: data.quarantine.map(({ examples: _e, ...q }) => q), outliers: { ...data.outliers, examples: undefined } };
+      await store.put(keys.report, json({ ...input.result, data: dataSummary, ...times, reportUri, reportHtmlUri }), JSON_TYPE);
+      await store.put(keys.reportHtml, renderReportHtml(input.result, times, data), { contentType: 'text/html' });
       return { reportUri, reportHtmlUri };
     },
   };

@@ -3,15 +3,115 @@
  * implementations live beside this file and are wired up by the workers.
  */
 import type { DatasetConfig, ModelConfig, TrainingConfig, ValidationConfig } from '../core/config.js';
-import type { DatasetManifest, EvalReport, ModelPlan, PipelineResult, TrainResult, ValidationReport } from '../core/manifests.js';
+import type {
+  ArbitrationRequest,
+  DatasetManifest,
+  EvalReport,
+  LabelPlan,
+  LabelQaSummary,
+  ModelPlan,
+  PipelineResult,
+  QuarantineReason,
+  SplitSummary,
+  TrainResult,
+  ValidationReport,
+} from '../core/manifests.js';
 
 export interface RunContext {
   runId: string;
   storeUri: string;
 }
 
-export interface PrepareDatasetInput extends RunContext {
+/** What listing the sources found: enough for the workflow to plan chunks and label QA. */
+export interface DatasetListing {
+  fingerprint: string;
+  /** Store prefix of this dataset's files, `datasets/<fingerprint[0:32]>`. */
+  prefix: string;
+  /** Set when a dataset with this fingerprint is already prepared: nothing else to do. */
+  reused?: DatasetManifest;
+  sourceUri: string;
+  items: number;
+  chunks: number;
+  chunkSize: number;
+  classes: string[];
+  sources: { tag: string; uri: string; images: number }[];
+  /** Listed but unusable (path traversal, missing files): quarantined without decoding. */
+  rejected: number;
+  labelQa: Omit<LabelQaSummary, 'paused' | 'resolution' | 'dropped' | 'threshold'>;
+  /** CSV of conflicted images, written when there are any. */
+  arbitrationUri?: string;
+}
+
+export interface ListDatasetInput extends RunContext {
   dataset: DatasetConfig;
+}
+
+export interface ApplyArbitrationInput extends RunContext {
+  listing: DatasetListing;
+  request: ArbitrationRequest;
+}
+
+export interface PrepareChunkInput extends RunContext {
+  dataset: DatasetConfig;
+  listing: Pick<DatasetListing, 'prefix' | 'fingerprint' | 'classes'>;
+  chunk: number;
+}
+
+export interface ChunkSummary {
+  chunk: number;
+  items: number;
+  decoded: number;
+  quarantined: number;
+  byReason: Partial<Record<QuarantineReason, number>>;
+  seconds: number;
+  /** True when an earlier attempt had finished this chunk. */
+  reused: boolean;
+}
+
+export interface CleanDatasetInput extends RunContext {
+  dataset: DatasetConfig;
+  listing: DatasetListing;
+  chunks: ChunkSummary[];
+  labels: LabelPlan;
+}
+
+export interface CleanSummary {
+  /** Per chunk, per decoded record: 0 train, 1 val, 2 test, -1 quarantined. */
+  planUri: string;
+  quarantineListUri: string;
+  accepted: number;
+  quarantined: number;
+  byReason: Partial<Record<QuarantineReason, number>>;
+  counts: { train: number; val: number; test: number };
+  duplicates: { exact: number; near: number; leakage: number };
+  outliers: { scored: number; quarantined: number; threshold: number };
+  /** Conflicted images no resolution or rule settled. */
+  labelDropped: number;
+}
+
+export interface WriteSplitInput extends RunContext {
+  dataset: DatasetConfig;
+  listing: DatasetListing;
+  cleaned: CleanSummary;
+  split: 'train' | 'val' | 'test';
+}
+
+export interface FinaliseDatasetInput extends RunContext {
+  dataset: DatasetConfig;
+  listing: DatasetListing;
+  labels: LabelPlan;
+  cleaned: CleanSummary;
+  splits: { train: SplitSummary; val: SplitSummary; test: SplitSummary };
+}
+
+/** Phase-1 activities, on the `vision-cpu` queue. */
+export interface DataActivities {
+  listDataset(input: ListDatasetInput): Promise<DatasetListing>;
+  applyArbitration(input: ApplyArbitrationInput): Promise<Omit<LabelPlan, 'paused'>>;
+  prepareChunk(input: PrepareChunkInput): Promise<ChunkSummary>;
+  cleanDataset(input: CleanDatasetInput): Promise<CleanSummary>;
+  writeSplitShards(input: WriteSplitInput): Promise<SplitSummary>;
+  finaliseDataset(input: FinaliseDatasetInput): Promise<DatasetManifest>;
 }
 
 export interface SelectModelInput extends RunContext {
@@ -48,8 +148,7 @@ export interface WriteReportInput extends RunContext {
 }
 
 /** Activities served on the `vision-cpu` queue. */
-export interface CpuActivities {
-  prepareDataset(input: PrepareDatasetInput): Promise<DatasetManifest>;
+export interface CpuActivities extends DataActivities {
   selectModel(input: SelectModelInput): Promise<ModelPlan>;
   evaluateModel(input: EvaluateModelInput): Promise<EvalReport>;
   writeReport(input: WriteReportInput): Promise<{ reportUri: string; reportHtmlUri: string }>;

@@ -5,6 +5,7 @@ import { runCommand } from './commands/run.js';
 import { workerCommand } from './commands/worker.js';
 import { statusCommand } from './commands/status.js';
 import { devCommand } from './commands/dev.js';
+import { arbitrateCommand, type ArbitrateOptions } from './commands/arbitrate.js';
 
 // Temporal's own logs at WARN keep the progress view readable.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -43,6 +44,17 @@ program
   .option('--json', 'print JSON')
   .action(async (runId: string, opts: { json?: boolean }) => {
     process.exitCode = await statusCommand(runId, opts);
+  });
+
+program
+  .command('arbitrate')
+  .description('settle a run paused for label arbitration')
+  .argument('<runId>')
+  .option('--resolutions <csv>', 'the arbitration CSV with its resolution column filled in (path or s3:// URI)')
+  .option('--third-annotator <csv>', "a third annotator's manifest (path,label[,annotator]); the majority of three decides")
+  .option('--decision <rule>', 'settle every conflict by rule: majority or drop')
+  .action(async (runId: string, opts: ArbitrateOptions) => {
+    process.exitCode = await arbitrateCommand(runId, opts);
   });
 
 program

@@ -6,6 +6,7 @@ import type { TrainingHeartbeat } from '../activities/gpu-activities.js';
 
 const PHASE_TITLES: Record<string, string> = {
   prepare: '1/5 prepare data',
+  arbitration: '1/5 waiting for label arbitration',
   select: '2/5 select model',
   train: '3/5 train',
   evaluate: '4/5 evaluate',
@@ -23,6 +24,7 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
   let lastEpochLine = 0;
   let lastAttempt = 0;
   let barShown = false;
+  let lastArbitrationLine = '';
   const clearBar = () => {
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
@@ -34,6 +36,15 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
         clearBar();
         stream.write(`[${PHASE_TITLES[progress.phase]}]\n`);
         lastPhase = progress.phase;
+      }
+      if (progress.phase === 'arbitration' && progress.arbitration) {
+        const a = progress.arbitration;
+        const line = `  ${a.conflicted}/${a.multiplyAnnotated} double-annotated images conflict (${(a.conflictRate * 100).toFixed(1)}% > ${(a.threshold * 100).toFixed(1)}%): resolve ${a.arbitrationUri}, then \`durable-vision arbitrate ${progress.runId} --resolutions <file>\`${a.error ? `; last attempt refused: ${a.error}` : ''}`;
+        if (line !== lastArbitrationLine) {
+          clearBar();
+          stream.write(`${line}\n`);
+          lastArbitrationLine = line;
+        }
       }
       if (progress.trainingAttempt > 1 && progress.trainingAttempt !== lastAttempt) {
         clearBar();

@@ -191,7 +191,7 @@ export interface PipelineResult {
   reportHtmlUri: string;
 }
 
-export type PipelinePhase = 'starting' | 'prepare' | 'select' | 'train' | 'evaluate' | 'validate' | 'report' | 'done' | 'failed';
+export type PipelinePhase = 'starting' | 'prepare' | 'arbitration' | 'select' | 'train' | 'evaluate' | 'validate' | 'report' | 'done' | 'failed';
 
 export interface PipelineProgress {
   runId: string;
@@ -205,6 +205,43 @@ export interface PipelineProgress {
   /** Training attempt numbers seen (a retry after a crash shows 2, 3, ...). */
   trainingAttempt: number;
   metrics?: { accuracy?: number; throughputImgPerS?: number };
+  /** Phase-1 chunks decoded so far. */
+  prepare?: { chunks: number; chunksDone: number };
+  /** Set when label QA paused the run for arbitration. */
+  arbitration?: ArbitrationStatus;
+}
+
+export interface ArbitrationStatus {
+  status: 'waiting' | 'checking' | 'resolved' | 'timed-out';
+  conflicted: number;
+  multiplyAnnotated: number;
+  conflictRate: number;
+  threshold: number;
+  /** CSV of the conflicted images, with an empty `resolution` column to fill in. */
+  arbitrationUri: string;
+  timeoutHours: number;
+  /** Why the last arbitration sent was refused (the run keeps waiting). */
+  error?: string;
+}
+
+/**
+ * The arbitration signal's payload: exactly one of a filled-in arbitration CSV, a third
+ * annotator's manifest (`path,label[,annotator]`, majority of three decides), or a rule.
+ */
+export interface ArbitrationRequest {
+  resolutionsUri?: string;
+  thirdAnnotatorUri?: string;
+  decision?: 'majority' | 'drop';
+}
+
+/** How phase 1 settles conflicting labels, decided before decoding. */
+export interface LabelPlan {
+  /** Applied to conflicts no resolution covers. */
+  rule: 'majority' | 'drop';
+  /** JSON `{ overrides: { [imageUri]: className } }` from arbitration. */
+  resolutionsUri?: string;
+  how: LabelQaSummary['resolution'];
+  paused: boolean;
 }
 
 /** Sent by the training activity after each epoch, so the workflow can answer `progress`. */

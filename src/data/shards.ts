@@ -85,6 +85,110 @@ function validateSource(data: ShardSource, recordsPerShard: number): void {
   if (data.labels.length !== data.count) throw new RangeError(`shards labels: need ${data.count}, got ${data.labels.length}`);
 }
 
+export interface ShardMeta {
+  split: string;
+  shape: [number, number, number];
+  scaling: PixelScaling;
+  classes: string[];
+}
+
+/**
+ * Writes records as they come, one shard at a time, so a split of any size is written with
+ * one shard's worth of memory. `finish` writes the index last: a reader never finds an index
+ * whose shards are not all in place. Shards (and an index) already present with the same
+ * sha256 are not written again, so a retried writer redoes no uploads.
+ */
+export class ShardWriter {
+  private readonly pixelBytes: number;
+  private readonly recordBytes: number;
+  private readonly base: string;
+  private readonly perClass: number[];
+  private readonly shards: ShardEntry[] = [];
+  private body: Buffer;
+  private filled = 0;
+  private count = 0;
+  private finished = false;
+
+  private constructor(
+    private readonly store: ArtifactStore,
+    prefix: string,
+    private readonly meta: ShardMeta,
+    private readonly recordsPerShard: number,
+    private readonly existing: Map<string, string | undefined>,
+  ) {
+    const [h, w, c] = meta.shape;
+    this.pixelBytes = h * w * c;
+    this.recordBytes = 4 + this.pixelBytes;
+    this.base = folder(prefix);
+    this.perClass = new Array<number>(meta.classes.length).fill(0);
+    this.body = Buffer.alloc(recordsPerShard * this.recordBytes);
+  }
+
+  static async open(store: ArtifactStore, prefix: string, meta: ShardMeta, options: WriteShardsOptions = {}): Promise<ShardWriter> {
+    const recordsPerShard = options.recordsPerShard ?? 8192;
+    validateSource({ ...meta, images: new Uint8Array(0), labels: new Int32Array(0), count: 0 }, recordsPerShard);
+    const existing = new Map((await store.list(`${folder(prefix)}${meta.split}`)).map((info) => [info.key, info.sha256]));
+    return new ShardWriter(store, prefix, meta, recordsPerShard, existing);
+  }
+
+  /** Appends `count` records: `images` holds their pixels back to back (HWC uint8). */
+  async add(images: Uint8Array, labels: ArrayLike<number>, count = labels.length): Promise<void> {
+    if (this.finished) throw new Error(`shard writer for ${this.meta.split} is finished`);
+    if (images.length < count * this.pixelBytes) {
+      throw new RangeError(`shards images: ${count} records need ${count * this.pixelBytes} bytes, got ${images.length}`);
+    }
+    for (let r = 0; r < count; r++) {
+      const label = labels[r] as number;
+      if (!Number.isInteger(label) || label < 0 || label >= this.meta.classes.length) {
+        throw new RangeError(`shards label of record ${this.count + r} must be in [0, ${this.meta.classes.length}), got ${label}`);
+      }
+      this.perClass[label] = (this.perClass[label] ?? 0) + 1;
+      const at = this.filled * this.recordBytes;
+      this.body.writeInt32LE(label, at);
+      this.body.set(images.subarray(r * this.pixelBytes, (r + 1) * this.pixelBytes), at + 4);
+      this.filled++;
+      if (this.filled === this.recordsPerShard) await this.flush();
+    }
+    this.count += count;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.filled === 0) return;
+    const body = this.filled === this.recordsPerShard ? this.body : this.body.subarray(0, this.filled * this.recordBytes);
+    const sha256 = sha256Hex(body);
+    const key = `${this.base}${this.meta.split}-${sha256.slice(0, 16)}.bin`;
+    if (this.existing.get(key) !== sha256) await this.store.put(key, body, { contentType: 'application/octet-stream' });
+    this.shards.push({ key, uri: this.store.uriOf(key), count: this.filled, sha256, bytes: body.length });
+    this.filled = 0;
+    // The store may still hold the old buffer (streams): never overwrite it in place.
+    this.body = Buffer.alloc(this.recordsPerShard * this.recordBytes);
+  }
+
+  /** Writes the last partial shard and then the index. */
+  async finish(): Promise<{ index: ShardIndex; indexUri: string }> {
+    await this.flush();
+    this.finished = true;
+    const [h, w, c] = this.meta.shape;
+    const index: ShardIndex = {
+      format: SHARD_FORMAT,
+      split: this.meta.split,
+      count: this.count,
+      shape: [h, w, c],
+      scaling: this.meta.scaling,
+      classes: [...this.meta.classes],
+      perClass: this.perClass,
+      recordBytes: this.recordBytes,
+      shards: this.shards,
+    };
+    const indexKey = `${this.base}${this.meta.split}.index.json`;
+    const indexBody = JSON.stringify(index, null, 2);
+    if (this.existing.get(indexKey) !== sha256Hex(Buffer.from(indexBody, 'utf8'))) {
+      await this.store.put(indexKey, indexBody, { contentType: 'application/json' });
+    }
+    return { index, indexUri: this.store.uriOf(indexKey) };
+  }
+}
+
 /**
  * Writes `data` as shards under `prefix` and the index at `<prefix>/<split>.index.json`.
  * Shards (and an index) already present with the same sha256 are not written again.
@@ -95,51 +199,10 @@ export async function writeShards(
   data: ShardSource,
   options: WriteShardsOptions = {},
 ): Promise<{ index: ShardIndex; indexUri: string }> {
-  const recordsPerShard = options.recordsPerShard ?? 8192;
-  validateSource(data, recordsPerShard);
-  const [h, w, c] = data.shape;
-  const pixelBytes = h * w * c;
-  const recordBytes = 4 + pixelBytes;
-  const base = folder(prefix);
-  const existing = new Map((await store.list(`${base}${data.split}`)).map((info) => [info.key, info.sha256]));
-  const perClass = new Array<number>(data.classes.length).fill(0);
-  const shards: ShardEntry[] = [];
-
-  for (let start = 0; start < data.count; start += recordsPerShard) {
-    const count = Math.min(recordsPerShard, data.count - start);
-    const body = Buffer.alloc(count * recordBytes);
-    for (let r = 0; r < count; r++) {
-      const label = data.labels[start + r] as number;
-      if (!Number.isInteger(label) || label < 0 || label >= data.classes.length) {
-        throw new RangeError(`shards label of record ${start + r} must be in [0, ${data.classes.length}), got ${label}`);
-      }
-      perClass[label] = (perClass[label] ?? 0) + 1;
-      body.writeInt32LE(label, r * recordBytes);
-      body.set(data.images.subarray((start + r) * pixelBytes, (start + r + 1) * pixelBytes), r * recordBytes + 4);
-    }
-    const sha256 = sha256Hex(body);
-    const key = `${base}${data.split}-${sha256.slice(0, 16)}.bin`;
-    if (existing.get(key) !== sha256) await store.put(key, body, { contentType: 'application/octet-stream' });
-    shards.push({ key, uri: store.uriOf(key), count, sha256, bytes: body.length });
-  }
-
-  const index: ShardIndex = {
-    format: SHARD_FORMAT,
-    split: data.split,
-    count: data.count,
-    shape: [h, w, c],
-    scaling: data.scaling,
-    classes: [...data.classes],
-    perClass,
-    recordBytes,
-    shards,
-  };
-  const indexKey = `${base}${data.split}.index.json`;
-  const indexBody = JSON.stringify(index, null, 2);
-  if (existing.get(indexKey) !== sha256Hex(Buffer.from(indexBody, 'utf8'))) {
-    await store.put(indexKey, indexBody, { contentType: 'application/json' });
-  }
-  return { index, indexUri: store.uriOf(indexKey) };
+  validateSource(data, options.recordsPerShard ?? 8192);
+  const writer = await ShardWriter.open(store, prefix, data, options);
+  await writer.add(data.images, data.labels, data.count);
+  return writer.finish();
 }
 
 /** Reads and checks a shard index; errors name the index URI and the field that is wrong. */

@@ -3,7 +3,7 @@ import type { ActivityOptions } from '@temporalio/workflow';
 import { CPU_QUEUE, GPU_QUEUE } from '../core/task-queues.js';
 
 // Error names (the class's `name`) that a retry cannot fix: bad input or bad config.
-const NON_RETRYABLE = ['ConfigError', 'DatasetError', 'ImageDecodeError', 'ShardIntegrityError'];
+const NON_RETRYABLE = ['ConfigError', 'DatasetError', 'SourceError', 'ImageDecodeError', 'ShardIntegrityError'];
 
 /** Data preparation: long, restartable (finished shards are reused), heartbeats per chunk. */
 export const DATA_ACTIVITY: ActivityOptions = {

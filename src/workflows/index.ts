@@ -1,2 +1,3 @@
 /** Every workflow a worker serves. */
-export { trainingPipelineWorkflow, progressQuery, epochProgressSignal } from './pipeline-workflow.js';
+export { trainingPipelineWorkflow, datasetWorkflow, progressQuery, epochProgressSignal } from './pipeline-workflow.js';
+export { arbitrationSignal } from './prepare-data.js';

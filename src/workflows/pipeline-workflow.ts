@@ -1,12 +1,32 @@
 import { defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
-import type { EpochProgressEvent, PipelineInput, PipelinePhase, PipelineProgress, PipelineResult } from '../core/manifests.js';
-import { BENCHMARK_ACTIVITY, CPU_ACTIVITY, DATA_ACTIVITY, trainingActivity } from './activity-options.js';
+import type { DatasetManifest, EpochProgressEvent, PipelineInput, PipelinePhase, PipelineProgress, PipelineResult } from '../core/manifests.js';
+import { BENCHMARK_ACTIVITY, CPU_ACTIVITY, trainingActivity } from './activity-options.js';
+import { prepareData, type DatasetWorkflowInput } from './prepare-data.js';
 
 /** Current phase, epoch and latest metrics. */
 export const progressQuery = defineQuery<PipelineProgress>('progress');
 /** Sent by the training activity after each finished epoch. */
 export const epochProgressSignal = defineSignal<[EpochProgressEvent]>('epochProgress');
+
+/**
+ * Phase 1 alone: prepares (or finds already prepared) a dataset's shards and data report.
+ * Answers the same `progress` query and `arbitration` signal as the full pipeline.
+ */
+export async function datasetWorkflow(input: DatasetWorkflowInput): Promise<DatasetManifest> {
+  const progress: PipelineProgress = { runId: input.runId, phase: 'prepare', completed: [], epoch: 0, epochs: 0, trainingAttempt: 0 };
+  setHandler(progressQuery, () => progress);
+  const manifest = await prepareData({
+    ...input,
+    progress,
+    onArbitration: (waiting) => {
+      if (waiting && !progress.completed.includes('prepare')) progress.completed.push('prepare');
+      progress.phase = waiting ? 'arbitration' : 'prepare';
+    },
+  });
+  progress.phase = 'done';
+  return manifest;
+}
 
 /**
  * The five-phase training pipeline: prepare data -> select model -> train -> evaluate ->
@@ -29,19 +49,18 @@ export async function trainingPipelineWorkflow(input: PipelineInput): Promise<Pi
     progress.lastCheckpointUri = event.checkpointUri;
   });
 
-  const data = proxyActivities<CpuActivities>(DATA_ACTIVITY);
   const cpu = proxyActivities<CpuActivities>(CPU_ACTIVITY);
   const gpu = proxyActivities<GpuActivities>(trainingActivity(config.training.heartbeatTimeoutSeconds));
   const bench = proxyActivities<GpuActivities>(BENCHMARK_ACTIVITY);
 
   const enter = (phase: PipelinePhase) => {
-    if (progress.phase !== 'starting') progress.completed.push(progress.phase);
+    if (progress.phase !== 'starting' && !progress.completed.includes(progress.phase)) progress.completed.push(progress.phase);
     progress.phase = phase;
   };
   const ctx = { runId, storeUri };
 
   enter('prepare');
-  const dataset = await data.prepareDataset({ ...ctx, dataset: config.dataset });
+  const dataset = await prepareData({ ...ctx, dataset: config.dataset, progress, onArbitration: (waiting) => (waiting ? enter('arbitration') : enter('prepare')) });
 
   enter('select');
   const plan = await cpu.selectModel({ ...ctx, dataset, model: config.model });
