@@ -83,6 +83,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
           train,
           val: val.count > 0 ? val : undefined,
           resume: resume?.checkpoint,
+          ...(input.dataset.augmentation?.online ? { augment: { policy: input.dataset.augmentation.policy, seed: input.dataset.augmentation.seed } } : {}),
           signal: ctx.cancellationSignal,
           onProgress: (p) => {
             ctx.heartbeat({ ...heartbeat, batch: p.batch, batches: p.batches });
