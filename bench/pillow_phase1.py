@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Pillow's side of bench/phase1-vs-pillow.ts: decode + resize + horizontal flip, one thread.
+
+    /usr/bin/python3 bench/pillow_phase1.py LIST_JSON HEIGHT WIDTH MODE
+
+LIST_JSON holds the image paths (a JSON array, repeats allowed); MODE is 'L' or 'RGB'. Each image
+is opened from disk, converted to MODE, resized with BILINEAR, flipped left-right and read out
+as bytes, on this one thread: Pillow does not spread this work over cores by itself. Prints one
+JSON line: images, seconds (the loop only, not interpreter start or imports), peak RSS of this
+process in KiB (getrusage), the Pillow version and a checksum of the pixels.
+"""
+import json
+import resource
+import sys
+import time
+
+from PIL import Image, __version__ as PIL_VERSION
+
+BILINEAR = Image.Resampling.BILINEAR if hasattr(Image, "Resampling") else Image.BILINEAR
+FLIP_LEFT_RIGHT = Image.Transpose.FLIP_LEFT_RIGHT if hasattr(Image, "Transpose") else Image.FLIP_LEFT_RIGHT
+
+
+def main() -> None:
+    if len(sys.argv) != 5:
+        sys.exit("usage: pillow_phase1.py LIST_JSON HEIGHT WIDTH MODE")
+    list_file, height, width, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if mode not in ("L", "RGB"):
+        sys.exit(f"MODE must be L or RGB, got {mode!r}")
+    with open(list_file, encoding="utf-8") as f:
+        paths = json.load(f)
+    checksum = 0
+    started = time.perf_counter()
+    for path in paths:
+        with Image.open(path) as im:
+            out = im.convert(mode).resize((width, height), BILINEAR).transpose(FLIP_LEFT_RIGHT)
+            data = out.tobytes()
+        if len(data) != width * height * len(mode):
+            sys.exit(f"{path}: got {len(data)} bytes, expected {width * height * len(mode)}")
+        checksum = (checksum + data[len(data) // 2]) & 0xFFFFFFFF
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"images": len(paths), "seconds": seconds, "maxRssKiB": peak_kib, "pillow": PIL_VERSION, "checksum": checksum}))
+
+
+if __name__ == "__main__":
+    main()
