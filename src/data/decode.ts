@@ -1,35 +1,92 @@
 /**
- * Turns one encoded image (any format sharp reads) into the HWC uint8 tensor the engine trains
- * on. Small PNGs already at the target size take a pure-JS fast path; everything else goes
- * through sharp. Both paths share the channel conversion, so they agree on the same file.
+ * Turns one encoded image into the HWC uint8 tensor the engine trains on, or says precisely why
+ * it cannot (an `ImageDecodeError` with a quarantine reason).
+ *
+ * Every image is first identified by its magic bytes and its header read without decoding, so
+ * empty files, non-images, truncated files and decompression bombs are refused before any pixel
+ * buffer is allocated. Then it is normalised: EXIF orientation applied; grey, palette, CMYK and
+ * 16-bit sources converted to 8-bit sRGB; a declared BGR channel order swapped to RGB; alpha
+ * composited onto a background; the result resized to the model input with the chosen fit.
+ *
+ * Small PNGs take a JS fast path (png-fast-decode.ts) that reproduces sharp's output; everything
+ * else goes through sharp. Both paths end in the same channel conversion.
  */
 import sharp from 'sharp';
-import { decodePngFast, fastPngEligible } from './png-fast-decode.js';
-import { readPngInfo } from './png-info.js';
-import { convertChannels } from './pixels.js';
+import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
+import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
+import { decodePng, FastPathDeclined, fastPngEligible, PngDataError } from './png-fast-decode.js';
+import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
+import { convertChannels, flattenAlpha, isGrey, reduce16To8, swapRedBlue, upsampleLikeSharp } from './pixels.js';
 
 export type ImageFit = 'fill' | 'contain' | 'cover';
+
+/** Why an image was quarantined. */
+export type DecodeFailureReason = 'zero-byte' | 'unsupported-format' | 'truncated' | 'corrupt' | 'decompression-bomb' | 'too-small';
+
+export const DECODE_FAILURE_REASONS: readonly DecodeFailureReason[] = [
+  'zero-byte',
+  'unsupported-format',
+  'truncated',
+  'corrupt',
+  'decompression-bomb',
+  'too-small',
+];
 
 export interface DecodeOptions {
   height: number;
   width: number;
-  /** 1: grey (BT.601 luma of colour images). 3: RGB. Alpha is always dropped. */
+  /** 1: grey (BT.601 luma of colour images). 3: RGB. */
   channels: 1 | 3;
   /**
    * How a source of another aspect ratio meets the target: 'fill' stretches, 'contain'
-   * letterboxes on black, 'cover' crops the centre. Defaults to 'fill'.
+   * letterboxes on `background`, 'cover' crops the centre. Defaults to 'fill'.
    */
   fit?: ImageFit;
   /** Names the image (store key or path) in errors. */
   key?: string;
   /** 'auto' uses the fast path where it applies; 'sharp' forces sharp. Defaults to 'auto'. */
   decoder?: 'auto' | 'sharp';
+  /** Channel order the source file stores: 'bgr' (OpenCV dumps) is swapped to RGB. Defaults to 'rgb'. */
+  channelOrder?: 'rgb' | 'bgr';
+  /** RGB colour alpha is composited onto, and the letterbox colour of 'contain'. Defaults to black. */
+  background?: [number, number, number];
+  /**
+   * Decompression-bomb guard: a source whose header declares more pixels (width * height) is
+   * refused before decoding. Defaults to 50,000,000.
+   */
+  maxPixels?: number;
+  /** A source whose width or height is below this is refused as 'too-small'. Defaults to 1. */
+  minSide?: number;
+}
+
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** What the source file is, from its header. */
+export interface SourceImageInfo {
+  format: ImageFormat;
+  /** Stored width and height, before EXIF orientation is applied. */
+  width: number;
+  height: number;
+  /** Channels as stored: 1 grey, 2 grey+alpha, 3 colour, 4 colour+alpha or CMYK (palettes count as 3 or 4). */
+  channels: number;
+  /** Bits per sample: 1-16 (8 for palettes). */
+  bitDepth: number;
+  hasAlpha: boolean;
+  /** EXIF orientation 1-8, where the file declares one. */
+  orientation?: number;
+}
+
+export interface DecodedImage {
+  /** HWC uint8, `height * width * channels` values. */
+  pixels: Uint8Array;
+  source: SourceImageInfo;
 }
 
 /** An image that could not be decoded: bad input, not worth retrying. */
 export class ImageDecodeError extends Error {
   constructor(
     readonly key: string,
+    readonly reason: DecodeFailureReason,
     /** What went wrong, without the key. */
     readonly detail: string,
     options?: { cause?: unknown },
@@ -55,48 +112,299 @@ export function validateDecodeOptions(options: DecodeOptions): void {
   if (options.fit !== undefined && !FITS.includes(options.fit)) {
     throw new RangeError(`decode fit must be one of ${FITS.join(', ')}, got ${String(options.fit)}`);
   }
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Which decoder `decodeToTensor` would use for these bytes; exported for benchmarks and tests. */
-export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-png' | 'sharp' {
-  if (options.decoder === 'sharp') return 'sharp';
-  const info = readPngInfo(bytes);
-  return info && fastPngEligible(info, options.width, options.height) ? 'fast-png' : 'sharp';
-}
-
-async function decodeWithSharp(bytes: Uint8Array, options: DecodeOptions): Promise<Uint8Array> {
-  const { width, height } = options;
-  const { data, info } = await sharp(bytes)
-    .rotate() // applies EXIF orientation, as photo viewers (and users' expectations) do
-    .removeAlpha()
-    .toColourspace('srgb')
-    .resize({ width, height, fit: options.fit ?? 'fill', background: { r: 0, g: 0, b: 0 } })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.width !== width || info.height !== height) {
-    throw new Error(`sharp produced ${info.width}x${info.height}, expected ${width}x${height}`);
+  if (options.channelOrder !== undefined && options.channelOrder !== 'rgb' && options.channelOrder !== 'bgr') {
+    throw new RangeError(`decode channelOrder must be 'rgb' or 'bgr', got ${String(options.channelOrder)}`);
   }
-  const out = new Uint8Array(width * height * options.channels);
-  convertChannels(data, width * height, info.channels, options.channels, out);
+  if (options.background !== undefined) {
+    const bg = options.background as unknown;
+    if (!Array.isArray(bg) || bg.length !== 3 || !bg.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
+      throw new RangeError(`decode background must be three integers in [0, 255], got ${JSON.stringify(bg)}`);
+    }
+  }
+  if (options.maxPixels !== undefined && !(Number.isInteger(options.maxPixels) && options.maxPixels >= 1)) {
+    throw new RangeError(`decode maxPixels must be an integer >= 1, got ${String(options.maxPixels)}`);
+  }
+  if (options.minSide !== undefined && !(Number.isInteger(options.minSide) && options.minSide >= 1)) {
+    throw new RangeError(`decode minSide must be an integer >= 1, got ${String(options.minSide)}`);
+  }
+}
+
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+const FORMAT_NAMES: Record<ImageFormat, string> = {
+  png: 'PNG',
+  jpeg: 'JPEG',
+  webp: 'WebP',
+  gif: 'GIF',
+  tiff: 'TIFF',
+  avif: 'AVIF',
+  heif: 'HEIF',
+};
+
+/** Options resolved to their defaults, shared by every decode of one call. */
+interface Resolved {
+  key: string;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  fit: ImageFit;
+  bgr: boolean;
+  background: [number, number, number];
+  maxPixels: number;
+  minSide: number;
+  forceSharp: boolean;
+}
+
+function resolve(options: DecodeOptions): Resolved {
+  return {
+    key: options.key ?? '<image bytes>',
+    width: options.width,
+    height: options.height,
+    channels: options.channels,
+    fit: options.fit ?? 'fill',
+    bgr: options.channelOrder === 'bgr',
+    background: options.background ?? [0, 0, 0],
+    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    minSide: options.minSide ?? 1,
+    forceSharp: options.decoder === 'sharp',
+  };
+}
+
+/** Refuses sources that are too large (before any decoding) or too small. */
+function checkSize(r: Resolved, width: number, height: number): void {
+  const pixels = width * height;
+  if (pixels > r.maxPixels) {
+    throw new ImageDecodeError(r.key, 'decompression-bomb', `${width}x${height} = ${fmt(pixels)} pixels exceeds the ${fmt(r.maxPixels)}-pixel limit`);
+  }
+  if (Math.min(width, height) < r.minSide) {
+    throw new ImageDecodeError(r.key, 'too-small', `${width}x${height} is smaller than the minimum side of ${fmt(r.minSide)} pixels`);
+  }
+}
+
+function firstLines(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0)
+    .join('; ');
+}
+
+/** Maps a sharp/libvips failure on image data to a quarantine reason. */
+function sharpFailure(r: Resolved, format: ImageFormat, err: unknown): ImageDecodeError {
+  const text = firstLines(err);
+  let reason: DecodeFailureReason = 'corrupt';
+  if (/exceeds pixel limit/i.test(text)) reason = 'decompression-bomb';
+  else if (/unsupported image format|unsupported (codec|feature|compression)|no decoder|not supported/i.test(text)) reason = 'unsupported-format';
+  else if (/premature end|truncated|unexpected end|end of (stream|file|data)|not enough data|out of data/i.test(text)) reason = 'truncated';
+  const what = reason === 'unsupported-format' ? `${FORMAT_NAMES[format]} variant not supported by this build` : `cannot decode ${FORMAT_NAMES[format]}`;
+  return new ImageDecodeError(r.key, reason, `${what}: ${text}`, { cause: err });
+}
+
+function pngSource(h: PngHeader, info?: PngInfo): SourceImageInfo {
+  const palette = h.colorType === 3;
+  const hasAlpha = h.colorType === 4 || h.colorType === 6 || info?.trns !== undefined;
+  const channels = palette ? (hasAlpha ? 4 : 3) : pngChannels(h.colorType) + (hasAlpha && h.colorType < 4 ? 1 : 0);
+  return { format: 'png', width: h.width, height: h.height, channels, bitDepth: palette ? 8 : h.bitDepth, hasAlpha };
+}
+
+function jpegSource(info: JpegInfo): SourceImageInfo {
+  const source: SourceImageInfo = { format: 'jpeg', width: info.width, height: info.height, channels: info.components, bitDepth: info.precision, hasAlpha: false };
+  if (info.orientation !== undefined) source.orientation = info.orientation;
+  return source;
+}
+
+const DEPTH_BITS: Record<string, number> = { uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64, complex: 64, dpcomplex: 128 };
+
+/** Header facts of a WebP/GIF/TIFF/AVIF/HEIF file, read by sharp without decoding pixels. */
+async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array): Promise<SourceImageInfo> {
+  let meta: sharp.Metadata;
+  try {
+    // The pixel limit is checked below with a better message; metadata reads only the header.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw sharpFailure(r, format, err);
+  }
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  if (width < 1 || height < 1) throw new ImageDecodeError(r.key, 'corrupt', `${FORMAT_NAMES[format]} header declares a ${width}x${height} image`);
+  const source: SourceImageInfo = {
+    format,
+    width,
+    height,
+    channels: meta.channels ?? 3,
+    bitDepth: meta.bitsPerSample ?? DEPTH_BITS[meta.depth ?? 'uchar'] ?? 8,
+    hasAlpha: meta.hasAlpha ?? false,
+  };
+  if (meta.orientation !== undefined) source.orientation = meta.orientation;
+  return source;
+}
+
+/** Converts 8-bit samples after flattening/resizing to the target channels, swapping BGR first. */
+function toTarget(r: Resolved, data: Uint8Array, pixels: number, from: number): Uint8Array {
+  if (r.bgr) swapRedBlue(data, pixels, from);
+  const out = new Uint8Array(pixels * r.channels);
+  convertChannels(data, pixels, from, r.channels, out);
   return out;
 }
 
 /**
- * Decodes `bytes` to `height * width * channels` uint8 values, row-major HWC. EXIF orientation
- * is applied. Errors are `ImageDecodeError`s that name `options.key`.
+ * The fast path's normalisation of decoded 8-bit samples: BGR swap, alpha flattening, resize.
+ * Mirrors the sharp pipeline (flatten, then resize) on per-channel operations that commute with
+ * the swap, so both paths agree pixel for pixel.
+ */
+function finishSmall(r: Resolved, data: Uint8Array, width: number, height: number, channels: number, hasAlpha: boolean): Uint8Array {
+  let samples = data;
+  let ch = channels;
+  if (r.bgr && ch >= 3) {
+    if (samples === data) samples = Uint8Array.from(samples);
+    swapRedBlue(samples, width * height, ch);
+  }
+  if (hasAlpha && (ch === 2 || ch === 4)) {
+    const flat = flattenAlpha(samples, width * height, ch, r.background);
+    samples = flat.data;
+    ch = flat.channels;
+  }
+  if (r.width !== width || r.height !== height) {
+    samples = upsampleLikeSharp(samples, width, height, ch, r.width, r.height);
+  }
+  const pixels = r.width * r.height;
+  const out = new Uint8Array(pixels * r.channels);
+  convertChannels(samples, pixels, ch, r.channels, out);
+  return out;
+}
+
+/** Decodes a PNG on the fast path; undefined when it declines (sharp then decodes it). */
+function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo): Uint8Array | undefined {
+  let png;
+  try {
+    png = decodePng(bytes, info);
+  } catch (err) {
+    if (err instanceof FastPathDeclined) return undefined;
+    if (err instanceof PngDataError) throw new ImageDecodeError(r.key, err.reason, err.message, { cause: err });
+    throw err;
+  }
+  const pixels = png.width * png.height;
+  const data = png.data instanceof Uint16Array ? reduce16To8(png.data, pixels, png.channels, png.hasAlpha) : png.data;
+  return finishSmall(r, data, png.width, png.height, png.channels, png.hasAlpha);
+}
+
+function sharpColour(c: readonly [number, number, number], bgr: boolean): { r: number; g: number; b: number; alpha: number } {
+  return bgr ? { r: c[2], g: c[1], b: c[0], alpha: 1 } : { r: c[0], g: c[1], b: c[2], alpha: 1 };
+}
+
+/**
+ * The sharp pipeline after orientation: flatten onto the background and resize. The file's own
+ * channel order is kept through sharp (so the background is given in that order) and swapped
+ * afterwards. Grey sources meet a coloured background in sRGB, or it would turn grey.
+ */
+function flattenAndResize(r: Resolved, image: sharp.Sharp, greySource: boolean, hasAlpha: boolean): sharp.Sharp {
+  const colour = sharpColour(r.background, r.bgr);
+  if (greySource && !isGrey(r.background)) image.pipelineColourspace('srgb');
+  if (hasAlpha) image.flatten({ background: colour });
+  return image.resize({ width: r.width, height: r.height, fit: r.fit, background: colour }).toColourspace('srgb').raw();
+}
+
+async function runSharp(r: Resolved, format: ImageFormat, image: sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+  try {
+    return await image.toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw sharpFailure(r, format, err);
+  }
+}
+
+function sharpInput(r: Resolved, bytes: Uint8Array): sharp.Sharp {
+  // failOn 'warning' is the strictest level: libjpeg reports scrambled scan data ("Corrupt JPEG
+  // data: bad Huffman code") only as a warning, and 'truncated'/'error' decode such files to
+  // garbage without complaint.
+  return sharp(bytes, { failOn: 'warning', limitInputPixels: r.maxPixels });
+}
+
+async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo): Promise<Uint8Array> {
+  const greySource = source.channels <= 2;
+  let output: { data: Buffer; info: sharp.OutputInfo };
+  if (source.bitDepth === 16) {
+    // Two steps, so 16-bit samples are reduced by `reduce16To8` (sharp keeps the high byte).
+    const wide = await runSharp(r, format, sharpInput(r, bytes).rotate().toColourspace(greySource ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }));
+    const { width, height, channels } = wide.info;
+    const aligned = wide.data.byteOffset % 2 === 0 ? wide.data : Buffer.from(wide.data);
+    const samples = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
+    const hasAlpha = channels === 2 || channels === 4;
+    const narrow = reduce16To8(samples, width * height, channels, hasAlpha);
+    const raw = sharp(narrow, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
+    output = await runSharp(r, format, flattenAndResize(r, raw, greySource, hasAlpha));
+  } else {
+    output = await runSharp(r, format, flattenAndResize(r, sharpInput(r, bytes).rotate(), greySource, source.hasAlpha));
+  }
+  const { data, info } = output;
+  if (info.width !== r.width || info.height !== r.height) {
+    throw new Error(`sharp produced ${info.width}x${info.height}, expected ${r.width}x${r.height}`);
+  }
+  let samples: Uint8Array = data;
+  let from: number = info.channels;
+  if (from === 2 || from === 4) {
+    // An alpha channel the header did not announce: flatten it here, still in file order.
+    const [red, green, blue] = r.background;
+    const flat = flattenAlpha(samples, r.width * r.height, from, r.bgr ? [blue, green, red] : r.background);
+    samples = flat.data;
+    from = flat.channels;
+  }
+  return toTarget(r, samples, r.width * r.height, from);
+}
+
+/**
+ * Decodes `bytes` to `height * width * channels` uint8 values (row-major HWC) and describes the
+ * source. Bad images throw an `ImageDecodeError` naming `options.key` with a quarantine reason;
+ * invalid options throw a RangeError; anything else is a bug and propagates as is.
+ */
+export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedImage> {
+  validateDecodeOptions(options);
+  const r = resolve(options);
+  if (bytes.length === 0) throw new ImageDecodeError(r.key, 'zero-byte', 'file is empty (0 bytes)');
+  const sniff = sniffImage(bytes);
+  if (sniff.format === undefined) {
+    throw new ImageDecodeError(r.key, 'unsupported-format', `not a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF image: ${sniff.looksLike}`);
+  }
+  const format = sniff.format;
+  let source: SourceImageInfo;
+  if (format === 'png') {
+    const png = inspectPng(bytes);
+    const header = png.ok ? png.info : png.header;
+    if (header) checkSize(r, header.width, header.height);
+    if (!png.ok) throw new ImageDecodeError(r.key, png.reason, png.detail);
+    source = pngSource(png.info, png.info);
+    if (!r.forceSharp && fastPngEligible(png.info, r)) {
+      const pixels = decodeFastPng(r, bytes, png.info);
+      if (pixels) return { pixels, source };
+    }
+  } else if (format === 'jpeg') {
+    const jpeg = inspectJpeg(bytes);
+    const header = jpeg.info;
+    if (header) checkSize(r, header.width, header.height);
+    if (!jpeg.ok) throw new ImageDecodeError(r.key, jpeg.reason, jpeg.detail);
+    source = jpegSource(jpeg.info);
+  } else {
+    if (format === 'webp') {
+      const short = checkRiffLength(bytes);
+      if (short) throw new ImageDecodeError(r.key, 'truncated', short);
+    }
+    source = await sharpSource(r, format, bytes);
+    checkSize(r, source.width, source.height);
+  }
+  return { pixels: await decodeWithSharp(r, format, bytes, source), source };
+}
+
+/** Which decoder `decodeImage` would use for these bytes; exported for benchmarks and tests. */
+export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-png' | 'sharp' {
+  if (options.decoder === 'sharp' || !hasPngSignature(bytes)) return 'sharp';
+  const png = inspectPng(bytes);
+  return png.ok && fastPngEligible(png.info, options) ? 'fast-png' : 'sharp';
+}
+
+/**
+ * Decodes `bytes` to `height * width * channels` uint8 values, row-major HWC: `decodeImage`
+ * without the source description.
  */
 export async function decodeToTensor(bytes: Uint8Array, options: DecodeOptions): Promise<Uint8Array> {
-  validateDecodeOptions(options);
-  const key = options.key ?? '<image bytes>';
-  if (bytes.length === 0) throw new ImageDecodeError(key, 'file is empty');
-  const decoder = chooseDecoder(bytes, options);
-  try {
-    return decoder === 'fast-png' ? decodePngFast(bytes, options.channels) : await decodeWithSharp(bytes, options);
-  } catch (err) {
-    throw new ImageDecodeError(key, `cannot decode image (${decoder}): ${message(err)}`, { cause: err });
-  }
+  return (await decodeImage(bytes, options)).pixels;
 }
