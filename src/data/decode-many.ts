@@ -6,7 +6,10 @@ import { availableParallelism } from 'node:os';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import { forEachBounded } from './bounded.js';
 import { chooseDecoder, decodeToTensor, validateDecodeOptions, type DecodeOptions } from './decode.js';
+import { decodeOutcome, type DecodeItem, type DecodeOutcome } from './decode-outcome.js';
 import { DecodePool } from './decode-pool.js';
+
+export type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
 
 export interface DecodeManyOptions {
   /**
@@ -103,4 +106,20 @@ async function wantedWorkers(
     throw new RangeError(`decodeMany workers must be 'auto' or an integer >= 0, got ${String(workers)}`);
   }
   return workers;
+}
+
+/** Images decoded at once by `decodeOutcomes`: sharp decodes each on its own threads, so a few overlap well. */
+const SAME_THREAD_CONCURRENCY = 4;
+
+/**
+ * `DecodePool.decodeOutcomes` on this thread (a pool of size 0): one outcome per item, in order;
+ * bad images become failed outcomes, anything else rejects.
+ */
+export async function decodeOutcomes(items: readonly DecodeItem[], options: DecodeOptions): Promise<DecodeOutcome[]> {
+  validateDecodeOptions(options);
+  const outcomes = new Array<DecodeOutcome>(items.length);
+  await forEachBounded(items.length, SAME_THREAD_CONCURRENCY, async (i) => {
+    outcomes[i] = await decodeOutcome(items[i] as DecodeItem, options);
+  });
+  return outcomes;
 }

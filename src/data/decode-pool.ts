@@ -1,32 +1,51 @@
 /**
- * A small pool of worker threads that run `decodeToTensor`, so decoding uses the cores the
- * main thread leaves idle while it reads files. Jobs carry many images in one transferred
- * buffer: per-message cost would otherwise rival a 28x28 decode.
+ * A small pool of worker threads that decode images, so decoding uses the cores the main thread
+ * leaves idle while it reads files. Jobs carry many images in one transferred buffer and come
+ * back as one transferred pixel buffer: per-message cost would otherwise rival a 28x28 decode.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ImageDecodeError, type DecodeOptions } from './decode.js';
+import { forEachBounded } from './bounded.js';
+import { ImageDecodeError, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
+import type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
+
+export type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
 
 /** A batch of encoded images, concatenated into `bytes`; image i is `bytes[offsets[i], offsets[i+1])`. */
 export interface DecodeJob {
   id: number;
+  /**
+   * 'tensor': pack every image's pixels, failing the job on the first bad image.
+   * 'outcomes': one outcome per image; bad images do not fail the job.
+   */
+  kind: 'tensor' | 'outcomes';
   options: DecodeOptions;
   keys: string[];
   offsets: number[];
   bytes: ArrayBuffer;
+  /** Per image, 1 where the file stores BGR ('outcomes' jobs). */
+  bgr?: Uint8Array;
 }
+
+/** The per-image part of an outcome that travels by structured clone; pixels travel packed. */
+export type WireOutcome =
+  | { ok: true; source: SourceImageInfo; sha256: string }
+  | { ok: false; reason: DecodeFailureReason; detail: string; sha256: string };
 
 export type DecodeReply =
-  | { id: number; ok: true; pixels: ArrayBuffer }
-  | { id: number; ok: false; key: string; message: string; decodeError: boolean };
+  | { id: number; ok: true; pixels: ArrayBuffer; outcomes?: WireOutcome[] }
+  | { id: number; ok: false; key: string; message: string; reason?: DecodeFailureReason };
 
 interface Pending {
-  resolve: (pixels: Uint8Array) => void;
+  resolve: (reply: Extract<DecodeReply, { ok: true }>) => void;
   reject: (err: Error) => void;
 }
+
+/** Most images in one 'outcomes' job: large enough to amortise a message, small enough to balance workers. */
+export const MAX_JOB_IMAGES = 256;
 
 /** URL of the tsx ESM API, from tsx's own exports map so its internal layout may change. */
 function tsxApiUrl(): string {
@@ -50,6 +69,20 @@ function startWorker(): Worker {
   return new Worker(new URL('./decode-worker.js', here));
 }
 
+function pack(images: readonly { bytes: Uint8Array }[]): { bytes: Uint8Array<ArrayBuffer>; offsets: number[] } {
+  let total = 0;
+  for (const image of images) total += image.bytes.length;
+  const bytes = new Uint8Array(new ArrayBuffer(total));
+  const offsets = [0];
+  let at = 0;
+  for (const image of images) {
+    bytes.set(image.bytes, at);
+    at += image.bytes.length;
+    offsets.push(at);
+  }
+  return { bytes, offsets };
+}
+
 export class DecodePool {
   private readonly workers: Worker[];
   private readonly pending: Map<number, Pending>[];
@@ -66,7 +99,7 @@ export class DecodePool {
     for (let w = 0; w < size; w++) {
       const worker = startWorker();
       const pending = new Map<number, Pending>();
-      worker.on('message', (reply: DecodeReply) => this.settle(pending, reply));
+      worker.on('message', (reply: DecodeReply) => this.settle(w, reply));
       worker.on('error', (err) => this.fail(w, err));
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(w, new Error(`decode worker exited with code ${code}`));
@@ -78,13 +111,15 @@ export class DecodePool {
     }
   }
 
-  private settle(pending: Map<number, Pending>, reply: DecodeReply): void {
-    const job = pending.get(reply.id);
-    if (!job) return;
+  private settle(slot: number, reply: DecodeReply): void {
+    const pending = this.pending[slot];
+    const job = pending?.get(reply.id);
+    if (!pending || !job) return;
     pending.delete(reply.id);
-    if (pending.size === 0) this.workers[this.pending.indexOf(pending)]?.unref();
-    if (reply.ok) job.resolve(new Uint8Array(reply.pixels));
-    else job.reject(reply.decodeError ? new ImageDecodeError(reply.key, reply.message) : new Error(`${reply.key}: ${reply.message}`));
+    if (pending.size === 0) this.workers[slot]?.unref();
+    if (reply.ok) job.resolve(reply);
+    else if (reply.reason) job.reject(new ImageDecodeError(reply.key, reply.reason, reply.message));
+    else job.reject(new Error(`${reply.key}: ${reply.message}`));
   }
 
   private fail(slot: number, err: Error): void {
@@ -95,17 +130,9 @@ export class DecodePool {
     pending.clear();
   }
 
-  /** Decodes a batch on the least busy worker; resolves to the packed pixels of every image. */
-  decode(options: DecodeOptions, images: { key: string; bytes: Uint8Array }[]): Promise<Uint8Array> {
+  /** Sends a job to the least busy working worker. */
+  private post(job: DecodeJob): Promise<Extract<DecodeReply, { ok: true }>> {
     if (this.closed) return Promise.reject(new Error('decode pool is closed'));
-    let total = 0;
-    for (const image of images) total += image.bytes.length;
-    const bytes = new Uint8Array(total);
-    const offsets = [0];
-    for (const image of images) {
-      bytes.set(image.bytes, offsets[offsets.length - 1]);
-      offsets.push((offsets[offsets.length - 1] ?? 0) + image.bytes.length);
-    }
     let best = -1;
     for (let w = 0; w < this.workers.length; w++) {
       if (this.failures[w]) continue;
@@ -116,13 +143,53 @@ export class DecodePool {
     if (!worker || !pending) {
       return Promise.reject(new Error(`decode pool has no working workers: ${this.failures[0]?.message ?? 'none started'}`));
     }
-    const id = this.nextId++;
-    const job: DecodeJob = { id, options, keys: images.map((i) => i.key), offsets, bytes: bytes.buffer };
-    return new Promise<Uint8Array>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+    return new Promise((resolve, reject) => {
+      pending.set(job.id, { resolve, reject });
       worker.ref();
-      worker.postMessage(job, [bytes.buffer]);
+      worker.postMessage(job, [job.bytes]);
     });
+  }
+
+  /**
+   * Decodes a batch on the least busy worker; resolves to the packed pixels of every image.
+   * Rejects with an `ImageDecodeError` on the first bad image.
+   */
+  async decode(options: DecodeOptions, images: { key: string; bytes: Uint8Array }[]): Promise<Uint8Array> {
+    const { bytes, offsets } = pack(images);
+    const reply = await this.post({ id: this.nextId++, kind: 'tensor', options, keys: images.map((i) => i.key), offsets, bytes: bytes.buffer });
+    return new Uint8Array(reply.pixels);
+  }
+
+  /**
+   * Decodes `items` across the workers: one outcome per item, in order. A bad image is an
+   * outcome with its quarantine reason, never a rejection; the promise rejects only for errors
+   * that are not about an image (a bug, bad options, a dead worker), with the worker's message.
+   * Each outcome's pixels are a view into one buffer shared with the other images of its job.
+   */
+  async decodeOutcomes(items: readonly DecodeItem[], options: DecodeOptions): Promise<DecodeOutcome[]> {
+    if (items.length === 0) return [];
+    const working = Math.max(1, this.failures.filter((f) => f === undefined).length);
+    const perJob = Math.max(1, Math.min(MAX_JOB_IMAGES, Math.ceil(items.length / (working * 2))));
+    const jobs = Math.ceil(items.length / perJob);
+    const imageBytes = options.height * options.width * options.channels;
+    const outcomes = new Array<DecodeOutcome>(items.length);
+    // Two jobs per worker in flight: each worker has the next batch queued, and only that many
+    // batches of encoded bytes are copied at once.
+    await forEachBounded(jobs, this.size * 2, async (j) => {
+      const start = j * perJob;
+      const batch = items.slice(start, start + perJob);
+      const { bytes, offsets } = pack(batch);
+      const bgr = Uint8Array.from(batch, (item) => ((item.channelOrder ?? options.channelOrder) === 'bgr' ? 1 : 0));
+      const reply = await this.post({ id: this.nextId++, kind: 'outcomes', options, keys: batch.map((i) => i.key), offsets, bytes: bytes.buffer, bgr });
+      const wire = reply.outcomes ?? [];
+      if (wire.length !== batch.length) throw new Error(`decode worker returned ${wire.length} outcomes for ${batch.length} images`);
+      wire.forEach((w, k) => {
+        outcomes[start + k] = w.ok
+          ? { ok: true, pixels: new Uint8Array(reply.pixels, k * imageBytes, imageBytes), source: w.source, sha256: w.sha256 }
+          : { ok: false, reason: w.reason, detail: w.detail, sha256: w.sha256 };
+      });
+    });
+    return outcomes;
   }
 
   async close(): Promise<void> {
