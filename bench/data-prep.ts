@@ -1,6 +1,8 @@
 /**
  * Data-prep benchmark: MNIST PNGs written to a file store as an ImageFolder, listed, and decoded
  * back, with the fast PNG path against sharp alone as the reference measured in the same run.
+ * A second part decodes the same PNGs from memory on one thread, to compare decoders per
+ * thread (this project's PNG decoder, fast-png, sharp), and through `DecodePool.decodeOutcomes`.
  *
  *   node bin/run-ts.mjs bench/data-prep.ts [images=10000]
  */
@@ -8,8 +10,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { decodeMany, type DecodeManyOptions } from '../src/data/decode-many.js';
-import type { DecodeOptions } from '../src/data/decode.js';
+import { decode as fastPngDecode } from 'fast-png';
+import sharp from 'sharp';
+import { autoWorkers, decodeMany, type DecodeManyOptions } from '../src/data/decode-many.js';
+import { DecodePool } from '../src/data/decode-pool.js';
+import { decodeImage, type DecodeOptions } from '../src/data/decode.js';
+import { decodePng } from '../src/data/png-fast-decode.js';
+import { inspectPng } from '../src/data/png-info.js';
 import { listImageFolder, materialiseImageFolder } from '../src/data/image-folder.js';
 import { MNIST_CLASS_NAMES, readMnistSplit } from '../src/data/mnist-idx.js';
 import { FileArtifactStore } from '../src/storage/file-store.js';
@@ -22,6 +29,53 @@ export interface DataPrepBenchResult {
   /** Fast path (best configuration) over sharp alone on one thread. */
   ratio: number;
   estimateSeconds70k: number;
+  /** In-memory decodes on this thread, images per second, per decoder or pipeline. */
+  perThread: Record<string, number>;
+  /** This project's PNG decoder over fast-png, and over sharp, per thread (decode only). */
+  decoderRatios: { overFastPng: number; overSharp: number };
+  /** `DecodePool.decodeOutcomes` to 32x32 grey with `autoWorkers()` workers, images per second. */
+  poolOutcomesPerSecond: number;
+}
+
+/** Runs `step(i)` over all images, repeating for at least `minSeconds`; images per second. */
+async function rate(count: number, step: (i: number) => unknown, minSeconds = 1.5): Promise<number> {
+  for (let i = 0; i < Math.min(count, 500); i++) await step(i); // warm-up
+  let done = 0;
+  const start = performance.now();
+  do {
+    for (let i = 0; i < count; i++) await step(i);
+    done += count;
+  } while ((performance.now() - start) / 1000 < minSeconds);
+  return done / ((performance.now() - start) / 1000);
+}
+
+/** Per-thread decode throughput of each decoder on the same in-memory PNGs. */
+async function perThreadRates(pngs: Uint8Array[], log: (line: string) => void): Promise<Record<string, number>> {
+  // Chunk walk with CRCs, then inflate and unfilter: what the fast path does before resizing.
+  const ownDecoder = (png: Uint8Array) => {
+    const inspection = inspectPng(png);
+    if (!inspection.ok) throw new Error(inspection.detail);
+    return decodePng(png, inspection.info);
+  };
+  const n = pngs.length;
+  const at = (i: number): Uint8Array => pngs[i] as Uint8Array;
+  const grey28: DecodeOptions = { height: 28, width: 28, channels: 1 };
+  const grey32: DecodeOptions = { height: 32, width: 32, channels: 1 };
+  const cases: [string, (i: number) => unknown][] = [
+    ['decode only: png-fast-decode (node:zlib, CRCs)', (i) => ownDecoder(at(i))],
+    ['decode only: fast-png 8 (pure-JS inflate, CRCs)', (i) => fastPngDecode(at(i), { checkCrc: true })],
+    ['decode only: sharp raw', (i) => sharp(at(i)).raw().toBuffer()],
+    ['decodeImage 28x28 grey (fast path)', (i) => decodeImage(at(i), grey28)],
+    ['decodeImage -> 32x32 grey (fast path)', (i) => decodeImage(at(i), grey32)],
+    ['decodeImage -> 32x32 grey (sharp)', (i) => decodeImage(at(i), { ...grey32, decoder: 'sharp' })],
+  ];
+  const rates: Record<string, number> = {};
+  for (const [name, step] of cases) {
+    const slow = name.includes('sharp');
+    rates[name] = await rate(slow ? Math.min(n, 2000) : n, step, slow ? 1 : 1.5);
+    log(`  ${name.padEnd(50)} ${rates[name].toFixed(0).padStart(7)} img/s`);
+  }
+  return rates;
 }
 
 const FULL_MNIST = 70_000;
@@ -84,7 +138,32 @@ export async function benchDataPrep(images = 10_000, log: (line: string) => void
     const estimateSeconds70k = perImage * FULL_MNIST;
     log(`  estimate for ${FULL_MNIST} images (materialise + list + decode, default settings): ${estimateSeconds70k.toFixed(1)} s`);
     log(`  same estimate with sharp only: ${((materialise / images + list / images + 1 / sharpRate) * FULL_MNIST).toFixed(1)} s`);
-    return { images, seconds: { materialise, rematerialise, list }, decode, ratio, estimateSeconds70k };
+
+    log(`per thread, ${images} PNGs from memory:`);
+    const pngs = await Promise.all(keys.map(async (key) => new Uint8Array(await store.get(key))));
+    const perThread = await perThreadRates(pngs, log);
+    const mine = perThread['decode only: png-fast-decode (node:zlib, CRCs)'] ?? 0;
+    const decoderRatios = {
+      overFastPng: mine / (perThread['decode only: fast-png 8 (pure-JS inflate, CRCs)'] ?? 1),
+      overSharp: mine / (perThread['decode only: sharp raw'] ?? 1),
+    };
+    log(`  png-fast-decode / fast-png: ${decoderRatios.overFastPng.toFixed(1)}x; / sharp: ${decoderRatios.overSharp.toFixed(1)}x`);
+
+    const workers = autoWorkers();
+    const pool = new DecodePool(workers);
+    let poolOutcomesPerSecond: number;
+    try {
+      const items = keys.map((key, i) => ({ key, bytes: pngs[i] as Uint8Array }));
+      const grey32: DecodeOptions = { height: 32, width: 32, channels: 1 };
+      await pool.decodeOutcomes(items, grey32); // workers started and their JIT warm, as in a long prep run
+      const [outcomes, seconds] = await timed(() => pool.decodeOutcomes(items, grey32));
+      if (outcomes.some((o) => !o.ok)) throw new Error('decodeOutcomes quarantined an MNIST image');
+      poolOutcomesPerSecond = images / seconds;
+      log(`  DecodePool(${workers}).decodeOutcomes -> 32x32 grey (with sha256) ${poolOutcomesPerSecond.toFixed(0).padStart(7)} img/s`);
+    } finally {
+      await pool.close();
+    }
+    return { images, seconds: { materialise, rematerialise, list }, decode, ratio, estimateSeconds70k, perThread, decoderRatios, poolOutcomesPerSecond };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -217,7 +217,22 @@ export function upsampleLikeSharp(
   const rowIn = width * channels;
   // Horizontal pass: height rows of outWidth pixels, kept as (possibly out-of-range) integers.
   const mid = new Int32Array(height * rowOut);
-  for (let y = 0; y < height; y++) {
+  if (channels === 1) {
+    // Grey (MNIST): the same arithmetic without the channel loop, about twice as fast.
+    for (let y = 0; y < height; y++) {
+      const si = y * rowIn;
+      const mi = y * rowOut;
+      for (let x = 0, t = 0; x < outWidth; x++, t += 8) {
+        mid[mi + x] =
+          ((tx[t + 4] as number) * (src[si + (tx[t] as number)] as number) +
+            (tx[t + 5] as number) * (src[si + (tx[t + 1] as number)] as number) +
+            (tx[t + 6] as number) * (src[si + (tx[t + 2] as number)] as number) +
+            (tx[t + 7] as number) * (src[si + (tx[t + 3] as number)] as number) +
+            WEIGHT_ROUND) >>
+          WEIGHT_SHIFT;
+      }
+    }
+  } else for (let y = 0; y < height; y++) {
     const si = y * rowIn;
     const mi = y * rowOut;
     for (let x = 0; x < outWidth; x++) {

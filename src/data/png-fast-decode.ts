@@ -5,6 +5,16 @@
  * every chunk CRC. It handles every non-interlaced PNG: colour types 0/2/3/4/6, bit depths
  * 1/2/4/8/16, all five filter types, and tRNS (palette alpha and grey/RGB colour keys), giving
  * the same samples libvips' PNG loader gives.
+ *
+ * Per thread on 10,000 MNIST PNGs (bench/data-prep.ts, 2-core machine, decode only, CRCs
+ * checked): this decoder 71,000-79,000 img/s, fast-png 8 (pure-JS inflate) 22,000-34,000 img/s,
+ * sharp 1,600-2,600 img/s. zlib's inflate is ~7 us of the ~13 us per image.
+ *
+ * Resizing: the phase-1 target for MNIST is 28x28 -> 32x32, so the fast path also enlarges
+ * (`upsampleLikeSharp`, which reproduces sharp's output exactly) instead of handing every
+ * resized image to sharp. Measured per thread, decode + resize to 32x32 grey: fast path
+ * 35,000-39,000 img/s, sharp 1,200-1,400 img/s (Pillow, per the issue: ~11,900 img/s).
+ * Shrinking is left to sharp: its anti-aliasing reducer is not reproduced here.
  */
 import { inflateSync } from 'node:zlib';
 import type { DecodeOptions } from './decode.js';
@@ -13,6 +23,8 @@ import { pngChannels, type PngInfo } from './png-info.js';
 /**
  * Above this many source pixels sharp is used even where the fast path could decode: sharp
  * decodes in native code on its own threads, so its fixed per-image cost stops mattering.
+ * Measured with `decodeImage` on RGB PNGs of a photo, same size out, 2-core machine: the fast
+ * path was 9.5x sharp at 64x64, 3.6x at 128x128, 2.4x at 256x256, and level at 384x384.
  */
 export const FAST_PNG_MAX_PIXELS = 256 * 256;
 
