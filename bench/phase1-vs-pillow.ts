@@ -11,8 +11,9 @@
  *    `node scripts/install-data.mjs`), the list repeated `photoPasses` times: decode, resize to
  *    224x224 RGB, flip. Target: ours >= 2x Pillow.
  *
- * Ours: the project's decode path (`DecodePool`, one worker thread per core) fed by synchronous
- * file reads on the main thread, and `augmentBatch` flipping each decoded batch there. Pillow: bench/pillow_phase1.py
+ * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes`, one worker thread per
+ * core, chunk by chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on
+ * the main thread, and `augmentImage` flipping each decoded image there. Pillow: bench/pillow_phase1.py
  * under Debian's python3 with python3-pil (`PYTHON` overrides), open / convert / resize(BILINEAR)
  * / transpose(FLIP_LEFT_RIGHT) on ONE thread, as Pillow gives no parallelism by itself. Each
  * side runs in a child process of its own, so each reported peak RSS (getrusage maxrss) is that
@@ -29,9 +30,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { encode } from 'fast-png';
 import { augmentationPolicySchema } from '../src/core/config.js';
-import { augmentBatch, onlineSeed, type ImageShape } from '../src/data/augment.js';
+import { createRng } from '../src/core/rng.js';
+import { augmentBatch, augmentImage, onlineSeed, type ImageShape } from '../src/data/augment.js';
 import { forEachBounded } from '../src/data/bounded.js';
-import { DecodePool } from '../src/data/decode-pool.js';
+import { DecodePool, type DecodeOutcome } from '../src/data/decode-pool.js';
 import { readMnistSplit } from '../src/data/mnist-idx.js';
 
 const run = promisify(execFile);
@@ -75,38 +77,53 @@ function lastJsonLine<T>(stdout: string, what: string): T {
   return JSON.parse(line) as T;
 }
 
-/** Child-process side: decode + resize + flip every listed file, one pool worker per core. */
+/** Files per decodeOutcomes call: two calls are in flight, so this bounds the bytes held. */
+function chunkSize(shape: ImageShape): number {
+  return shape[0] * shape[1] <= 64 * 64 ? 2048 : 32;
+}
+
+/**
+ * Child-process side: decode + resize + flip every listed file, one pool worker per core, chunk
+ * by chunk as phase 1 does (`DecodePool.decodeOutcomes`: outcomes with quarantine reasons and
+ * sha256). The next chunk is read and queued before the previous one is awaited, so workers
+ * never wait on the main thread; each decoded image is flipped in place here.
+ */
 async function oursChild(listFile: string, shape: ImageShape): Promise<OursResult> {
   const files = JSON.parse(await readFile(listFile, 'utf8')) as string[];
   const [height, width, channels] = shape;
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${channels}`);
   const options = { height, width, channels } as const;
-  const workers = availableParallelism();
+  const workers = positiveInt(process.env.PHASE1_WORKERS, availableParallelism(), 'PHASE1_WORKERS');
   const started = performance.now();
   const pool = new DecodePool(workers);
   try {
     // Warm-up: one image per worker, so every worker has loaded its modules before timing.
     const first = files[0];
     if (first === undefined) throw new Error('no files to decode');
-    const firstBytes = await readFile(first);
-    await Promise.all(Array.from({ length: workers }, () => pool.decode(options, [{ key: first, bytes: firstBytes }])));
+    const warm = { key: first, bytes: readFileSync(first) };
+    await pool.decodeOutcomes(Array.from({ length: workers * 2 }, () => warm), options);
     const startupSeconds = (performance.now() - started) / 1000;
 
     const t0 = performance.now();
-    // Two jobs per worker in flight: a worker always has its next batch queued, and only that
-    // many batches of encoded and decoded bytes are held at once.
-    const lanes = workers * 2;
-    const perJob = Math.max(1, Math.min(256, Math.ceil(files.length / (lanes * 4))));
+    const chunk = chunkSize(shape);
     let done = 0;
-    await forEachBounded(Math.ceil(files.length / perJob), lanes, async (j) => {
-      const batch = files.slice(j * perJob, (j + 1) * perJob);
+    const finish = (outcomes: DecodeOutcome[], firstIndex: number): void => {
+      outcomes.forEach((outcome, i) => {
+        if (!outcome.ok) throw new Error(`${files[firstIndex + i]}: ${outcome.reason}: ${outcome.detail}`);
+        augmentImage(outcome.pixels, shape, FLIP, createRng(onlineSeed(0, 0, firstIndex + i)), outcome.pixels);
+      });
+      done += outcomes.length;
+    };
+    let inFlight: { outcomes: Promise<DecodeOutcome[]>; start: number } | undefined;
+    for (let start = 0; start < files.length; start += chunk) {
       // Synchronous reads, as Pillow's: for small files fs.promises.readFile tops out near
       // 30,000 files/s here and its thread-pool hops take CPU from the decode workers.
-      const images = batch.map((key) => ({ key, bytes: readFileSync(key) }));
-      const pixels = await pool.decode(options, images);
-      augmentBatch(pixels, batch.length, shape, FLIP, (i) => onlineSeed(0, 0, j * perJob + i));
-      done += batch.length;
-    });
+      const items = files.slice(start, start + chunk).map((key) => ({ key, bytes: readFileSync(key) }));
+      const next = { outcomes: pool.decodeOutcomes(items, options), start };
+      if (inFlight) finish(await inFlight.outcomes, inFlight.start);
+      inFlight = next;
+    }
+    if (inFlight) finish(await inFlight.outcomes, inFlight.start);
     const seconds = (performance.now() - t0) / 1000;
     if (done !== files.length) throw new Error(`decoded ${done} of ${files.length} images`);
     return { images: done, seconds, startupSeconds, workers, maxRssKiB: process.resourceUsage().maxRSS };
@@ -183,7 +200,7 @@ export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20
     ];
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     log(`machine: ${availableParallelism()} cores (${cpu}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    log('ours: DecodePool with one worker thread per core + augmentBatch flip; Pillow: one thread (it has no parallelism of its own)');
+    log('ours: DecodePool.decodeOutcomes with one worker thread per core + augmentImage flip; Pillow: one thread (it has no parallelism of its own)');
     let allPass = true;
     for (const [w, workload] of workloads.entries()) {
       const listFile = join(dir, `list-${w}.json`);

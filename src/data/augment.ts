@@ -157,6 +157,34 @@ function flipInto(src: Uint8Array, so: number, dst: Uint8Array, d: number, h: nu
   }
 }
 
+/** Flips in place: pixel (y, x) swaps with its mirror, so no scratch copy is needed. */
+function flipInPlace(buf: Uint8Array, o: number, h: number, w: number, c: number, hflip: boolean, vflip: boolean): void {
+  // Pair every pixel with its mirror once: the first half of the pixels in scan order.
+  const pixels = h * w;
+  const half = Math.floor(pixels / 2);
+  const rows = vflip ? Math.floor(h / 2) : h;
+  const cols = vflip ? w : Math.floor(w / 2);
+  if (hflip && vflip) {
+    for (let p = 0, q = pixels - 1; p < half; p++, q--) swapPixel(buf, o + p * c, o + q * c, c);
+    return;
+  }
+  for (let y = 0; y < rows; y++) {
+    const my = vflip ? h - 1 - y : y;
+    for (let x = 0; x < cols; x++) {
+      const mx = hflip ? w - 1 - x : x;
+      swapPixel(buf, o + (y * w + x) * c, o + (my * w + mx) * c, c);
+    }
+  }
+}
+
+function swapPixel(buf: Uint8Array, a: number, b: number, c: number): void {
+  for (let k = 0; k < c; k++) {
+    const t = buf[a + k]!;
+    buf[a + k] = buf[b + k]!;
+    buf[b + k] = t;
+  }
+}
+
 /** Output pixels per run of fixed-point steps before the source position is recomputed exactly. */
 const WARP_SEGMENT = 128;
 
@@ -428,13 +456,24 @@ export function augmentImageAt(
     if (!inPlace) out.set(src.subarray(srcOffset, srcOffset + n), outOffset);
     else if (src.byteOffset + srcOffset !== out.byteOffset + outOffset) out.set(src.slice(srcOffset, srcOffset + n), outOffset);
   } else {
+    const sameRange = inPlace && src.byteOffset + srcOffset === out.byteOffset + outOffset;
+    if (sameRange && params.geometry === GEOMETRY_FLIPS) {
+      flipInPlace(out, outOffset, h, w, c, params.hflip, params.vflip);
+      finishImage(out, outOffset, h, w, c, policy);
+      return;
+    }
     const to = inPlace ? (scratch.length === n ? scratch : (scratch = new Uint8Array(n))) : out;
     const at = inPlace ? 0 : outOffset;
     if (params.geometry === GEOMETRY_FLIPS) flipInto(src, srcOffset, to, at, h, w, c, params.hflip, params.vflip);
     else warpInto(src, srcOffset, to, at, h, w, c);
     if (inPlace) out.set(to, outOffset);
   }
-  if (params.brightness !== 0 || params.contrast !== 1) photometric(out, outOffset, n, params.brightness, params.contrast);
+  finishImage(out, outOffset, h, w, c, policy);
+}
+
+/** The photometric and noise stages, in place, with the parameters sampled for this image. */
+function finishImage(out: Uint8Array, outOffset: number, h: number, w: number, c: number, policy: AugmentationPolicy): void {
+  if (params.brightness !== 0 || params.contrast !== 1) photometric(out, outOffset, h * w * c, params.brightness, params.contrast);
   if (policy.gaussianNoiseStd > 0 || policy.saltPepper > 0) {
     noise(out, outOffset, h * w, c, policy.gaussianNoiseStd, policy.saltPepper, params.noiseSeed);
   }

@@ -95,7 +95,7 @@ describe('augmentImage', () => {
   });
 
   it.each([1, 3, 4])('flips are exact mirrors (%i channels), in place too', (c) => {
-    const [h, w] = [5, 6];
+    const [h, w] = [5, 7];
     const img = noise(h * w * c, 2);
     const h1 = augmentImage(img, [h, w, c], policy({ hflip: 1 }), createRng(3));
     const v1 = augmentImage(img, [h, w, c], policy({ vflip: 1 }), createRng(3));
@@ -109,9 +109,16 @@ describe('augmentImage', () => {
         }
       }
     }
-    const inPlace = img.slice();
-    augmentImage(inPlace, [h, w, c], policy({ hflip: 1, vflip: 1 }), createRng(3), inPlace);
-    expect(inPlace).toEqual(both);
+    for (const [p, expected] of [[policy({ hflip: 1 }), h1], [policy({ vflip: 1 }), v1], [policy({ hflip: 1, vflip: 1 }), both]] as const) {
+      const inPlace = img.slice();
+      augmentImage(inPlace, [h, w, c], p, createRng(3), inPlace);
+      expect(inPlace).toEqual(expected);
+      // Even sizes too: no middle row or column stays put.
+      const even = noise(4 * 6 * c, 3);
+      const viaCopy = augmentImage(even, [4, 6, c], p, createRng(3));
+      augmentImage(even, [4, 6, c], p, createRng(3), even);
+      expect(even).toEqual(viaCopy);
+    }
   });
 
   it('a 90 degree rotation of a square image moves pixels exactly', () => {
