@@ -14,6 +14,7 @@
 import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
+import { inspectTiff } from './tiff-info.js';
 import { decodePng, FastPathDeclined, fastPngEligible, PngDataError } from './png-fast-decode.js';
 import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
 import { convertChannels, flattenAlpha, isGrey, reduce16To8, swapRedBlue, upsampleLikeSharp } from './pixels.js';
@@ -181,21 +182,25 @@ function checkSize(r: Resolved, width: number, height: number): void {
   }
 }
 
+/** libvips' message on one line, without libheif's repeated seek noise, at most 300 characters. */
 function firstLines(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text
+  const joined = text
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l.length > 0)
+    .filter((l) => l.length > 0 && !/^source: bad seek to \d+$/.test(l))
     .join('; ');
+  return joined.length > 300 ? `${joined.slice(0, 297)}...` : joined;
 }
 
 /** Maps a sharp/libvips failure on image data to a quarantine reason. */
 function sharpFailure(r: Resolved, format: ImageFormat, err: unknown): ImageDecodeError {
   const text = firstLines(err);
   let reason: DecodeFailureReason = 'corrupt';
+  // "unsupported image format" is not matched: the magic bytes already said which format this
+  // is, so libvips not recognising it means a broken header (or a cut-short TIFF), not a format.
   if (/exceeds pixel limit/i.test(text)) reason = 'decompression-bomb';
-  else if (/unsupported image format|unsupported (codec|feature|compression)|no decoder|not supported/i.test(text)) reason = 'unsupported-format';
+  else if (/unsupported (codec|feature|compression)|no decoder|not supported/i.test(text)) reason = 'unsupported-format';
   else if (/premature end|truncated|unexpected end|end of (stream|file|data)|not enough data|out of data/i.test(text)) reason = 'truncated';
   const what = reason === 'unsupported-format' ? `${FORMAT_NAMES[format]} variant not supported by this build` : `cannot decode ${FORMAT_NAMES[format]}`;
   return new ImageDecodeError(r.key, reason, `${what}: ${text}`, { cause: err });
@@ -387,6 +392,12 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
     if (format === 'webp') {
       const short = checkRiffLength(bytes);
       if (short) throw new ImageDecodeError(r.key, 'truncated', short);
+    }
+    if (format === 'tiff') {
+      const tiff = inspectTiff(bytes);
+      const header = tiff?.ok ? tiff : tiff?.header;
+      if (header) checkSize(r, header.width, header.height);
+      if (tiff && !tiff.ok) throw new ImageDecodeError(r.key, tiff.reason, tiff.detail);
     }
     source = await sharpSource(r, format, bytes);
     checkSize(r, source.width, source.height);

@@ -215,7 +215,10 @@ export async function badImages(): Promise<BadImage[]> {
   new DataView(bombJpeg.buffer).setUint16(sof + 5, 12000, false);
   new DataView(bombJpeg.buffer).setUint16(sof + 7, 12000, false);
 
-  const webp = new Uint8Array(await sharp(texture(40, 40, 3), { raw: { width: 40, height: 40, channels: 3 } }).webp({ quality: 80 }).toBuffer());
+  const raw40 = () => sharp(texture(40, 40, 3), { raw: { width: 40, height: 40, channels: 3 } });
+  const webp = new Uint8Array(await raw40().webp({ quality: 80 }).toBuffer());
+  const tiff = new Uint8Array(await raw40().tiff({ compression: 'lzw' }).toBuffer());
+  const gif = new Uint8Array(await raw40().gif().toBuffer());
 
   return [
     { name: 'empty.png', bytes: new Uint8Array(0), reason: 'zero-byte' },
@@ -227,6 +230,8 @@ export async function badImages(): Promise<BadImage[]> {
     { name: 'cut-short.jpg', bytes: jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), reason: 'truncated' },
     { name: 'no-eoi.jpg', bytes: jpeg.subarray(0, jpeg.length - 2), reason: 'truncated' },
     { name: 'cut-short.webp', bytes: webp.subarray(0, Math.floor(webp.length * 0.7)), reason: 'truncated' },
+    { name: 'cut-short.tif', bytes: tiff.subarray(0, Math.floor(tiff.length * 0.7)), reason: 'truncated' },
+    { name: 'cut-short.gif', bytes: gif.subarray(0, Math.floor(gif.length * 0.7)), reason: 'truncated' },
     { name: 'bad-crc.png', bytes: badCrc, reason: 'corrupt' },
     { name: 'garbage-idat.png', bytes: garbageIdat, reason: 'corrupt' },
     { name: 'bad-header.png', bytes: badHeader, reason: 'corrupt' },

@@ -77,6 +77,8 @@ describe('decodeImage quarantine reasons', () => {
     expect(await detail('cut-short.png')).toMatch(/^PNG ends after [\d,]+ of at least [\d,]+ bytes: the IDAT chunk at byte 33 runs past the end \(no IEND chunk\)$/);
     expect(await detail('no-iend.png')).toMatch(/^PNG ends after [\d,]+ bytes: no IEND chunk$/);
     expect(await detail('no-eoi.jpg')).toMatch(/^JPEG ends after [\d,]+ bytes, inside the scan data that starts at byte \d+: no EOI marker$/);
+    expect(await detail('cut-short.tif')).toMatch(/^TIFF ends after [\d,]+ (of at least [\d,]+ )?bytes/);
+    expect(await detail('cut-short.webp')).toMatch(/^WebP ends after [\d,]+ of [\d,]+ bytes its RIFF header declares$/);
     expect(await detail('bad-crc.png')).toMatch(/IDAT chunk at byte 33 fails its CRC check/);
     expect(await detail('garbage-idat.png')).toMatch(/does not inflate|IDAT stream error/);
     expect(await detail('scrambled.jpg')).toMatch(/Corrupt JPEG data/);
@@ -228,6 +230,23 @@ describe('decodeImage normalisation', () => {
     expect(gif.source).toMatchObject({ format: 'gif', width: 14, height: 25, hasAlpha: true });
     const tiff = await decodeImage(sample('multipage.tif'), { height: 15, width: 10, channels: 1 });
     expect(tiff.source).toMatchObject({ format: 'tiff', width: 10, height: 15, channels: 1, bitDepth: 8 });
+  });
+
+  it('reads WebP, AVIF, GIF, TIFF and progressive JPEG, and names the format from the bytes', async () => {
+    const rgb = Uint8Array.from({ length: 24 * 16 * 3 }, (_, i) => (i * 7 + (i >> 6)) & 0xff);
+    const base = () => sharp(Buffer.from(rgb), { raw: { width: 24, height: 16, channels: 3 } });
+    const files: [string, Buffer][] = [
+      ['webp', await base().webp({ lossless: true }).toBuffer()],
+      ['avif', await base().avif().toBuffer()],
+      ['gif', await base().gif().toBuffer()],
+      ['tiff', await base().tiff({ compression: 'lzw' }).toBuffer()],
+      ['jpeg', await base().jpeg({ progressive: true }).toBuffer()],
+    ];
+    for (const [format, bytes] of files) {
+      const { pixels, source } = await decodeImage(bytes, { height: 16, width: 24, channels: 3 });
+      expect(source).toMatchObject({ format, width: 24, height: 16 });
+      if (format === 'webp' || format === 'tiff') expect(pixels).toEqual(rgb); // lossless
+    }
   });
 
   it('applies EXIF orientation to JPEGs and reports it', async () => {
