@@ -47,6 +47,9 @@ interface Pending {
 /** Most images in one 'outcomes' job: large enough to amortise a message, small enough to balance workers. */
 export const MAX_JOB_IMAGES = 256;
 
+/** Most encoded bytes in one 'outcomes' job (a larger single image is a job of its own), so photos do not pile up in copies. */
+export const MAX_JOB_BYTES = 32 * 1024 * 1024;
+
 /** URL of the tsx ESM API, from tsx's own exports map so its internal layout may change. */
 function tsxApiUrl(): string {
   const require = createRequire(import.meta.url);
@@ -170,14 +173,26 @@ export class DecodePool {
     if (items.length === 0) return [];
     const working = Math.max(1, this.failures.filter((f) => f === undefined).length);
     const perJob = Math.max(1, Math.min(MAX_JOB_IMAGES, Math.ceil(items.length / (working * 2))));
-    const jobs = Math.ceil(items.length / perJob);
+    // Job boundaries: at most perJob images and MAX_JOB_BYTES encoded bytes each.
+    const starts: number[] = [];
+    for (let i = 0, bytes = 0, count = 0; i < items.length; i++) {
+      const size = items[i]?.bytes.length ?? 0;
+      if (count === 0 || count >= perJob || bytes + size > MAX_JOB_BYTES) {
+        starts.push(i);
+        bytes = 0;
+        count = 0;
+      }
+      bytes += size;
+      count++;
+    }
+    starts.push(items.length);
     const imageBytes = options.height * options.width * options.channels;
     const outcomes = new Array<DecodeOutcome>(items.length);
     // Two jobs per worker in flight: each worker has the next batch queued, and only that many
     // batches of encoded bytes are copied at once.
-    await forEachBounded(jobs, this.size * 2, async (j) => {
-      const start = j * perJob;
-      const batch = items.slice(start, start + perJob);
+    await forEachBounded(starts.length - 1, this.size * 2, async (j) => {
+      const start = starts[j] ?? 0;
+      const batch = items.slice(start, starts[j + 1]);
       const { bytes, offsets } = pack(batch);
       const bgr = Uint8Array.from(batch, (item) => ((item.channelOrder ?? options.channelOrder) === 'bgr' ? 1 : 0));
       const reply = await this.post({ id: this.nextId++, kind: 'outcomes', options, keys: batch.map((i) => i.key), offsets, bytes: bytes.buffer, bgr });

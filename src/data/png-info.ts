@@ -142,13 +142,3 @@ export function inspectPng(bytes: Uint8Array): PngInspection {
   if (trns) info.trns = trns;
   return { ok: true, info };
 }
-
-/**
- * Header facts of a well-formed PNG, or undefined when `bytes` are not one (the caller then
- * lets the full decoder report what is wrong).
- */
-export function readPngInfo(bytes: Uint8Array): PngInfo | undefined {
-  if (!hasPngSignature(bytes)) return undefined;
-  const inspection = inspectPng(bytes);
-  return inspection.ok ? inspection.info : undefined;
-}

@@ -182,6 +182,36 @@ describe('fast PNG decoder', () => {
     for (const fit of ['contain', 'cover'] as const) await agree(png, { width: 21, height: 15, channels: 3, fit });
   });
 
+  it('agrees with sharp exactly on random PNGs, sizes, enlargements, backgrounds and channel orders', async () => {
+    const rng = createRng(42);
+    let compared = 0;
+    for (let k = 0; k < 200; k++) {
+      const [colorType, bitDepth] = COMBOS[rng.int(COMBOS.length)] ?? [0, 8];
+      const width = 1 + rng.int(30);
+      const height = 1 + rng.int(30);
+      const raw: RawPng = { width, height, colorType, bitDepth, filter: (y) => (y * 7 + k) % 5, rows: randomRows(width, height, colorType, bitDepth, k, 1 + rng.int(1 << Math.min(bitDepth, 8))) };
+      if (colorType === 3) {
+        raw.chunks = [{ type: 'PLTE', data: palette(1 << bitDepth, k) }];
+        if (rng.int(2)) raw.chunks.push({ type: 'tRNS', data: Uint8Array.from({ length: 1 + rng.int(1 << bitDepth) }, () => rng.int(256)) });
+      }
+      const png = encodePng(raw);
+      const grow = rng.int(3);
+      const options: DecodeOptions = {
+        width: grow === 0 ? width : width + rng.int(20),
+        height: grow === 1 ? height : height + rng.int(20),
+        channels: rng.int(2) ? 1 : 3,
+        background: rng.int(3) === 0 ? [60, 60, 60] : [rng.int(256), rng.int(256), rng.int(256)],
+        channelOrder: rng.int(2) ? 'bgr' : 'rgb',
+      };
+      const fast = await decodeImage(png, options);
+      const viaSharp = await decodeImage(png, { ...options, decoder: 'sharp' });
+      expect(chooseDecoder(png, options)).toBe('fast-png');
+      expect(maxDiff(fast.pixels, viaSharp.pixels)).toBe(0);
+      compared++;
+    }
+    expect(compared).toBe(200);
+  });
+
   it('checks chunk CRCs, names a chunk with a bad type, and reports IHDR problems', () => {
     const png = encodePng({ width: 4, height: 4, colorType: 0, bitDepth: 8, rows: randomRows(4, 4, 0, 8, 1) });
     const badType = Uint8Array.from(png);
