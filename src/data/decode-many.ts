@@ -26,7 +26,7 @@ export interface DecodeManyOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** Starting a worker (loader, sharp, fast-png) costs ~0.3 s: not worth it for a few images. */
+/** Starting a worker (TypeScript loader, sharp) costs ~0.3 s: not worth it for a few images. */
 export const AUTO_POOL_MIN_IMAGES = 2000;
 
 /** Workers 'auto' starts: one per core, up to 4, measured in bench/data-prep.ts. */
