@@ -6,9 +6,10 @@
  * 1/2/4/8/16, all five filter types, and tRNS (palette alpha and grey/RGB colour keys), giving
  * the same samples libvips' PNG loader gives.
  *
- * Per thread on 10,000 MNIST PNGs (bench/data-prep.ts, 2-core machine, decode only, CRCs
- * checked): this decoder 71,000-79,000 img/s, fast-png 8 (pure-JS inflate) 22,000-34,000 img/s,
- * sharp 1,600-2,600 img/s. zlib's inflate is ~7 us of the ~13 us per image.
+ * Per thread on 10,000 MNIST PNGs (bench/data-prep.ts, three runs on a shared 2-core machine,
+ * decode only, CRCs checked): this decoder 71,000-100,000 img/s, fast-png 8 (pure-JS inflate)
+ * 22,000-39,000 img/s (2.3-3.2x slower in the same run), sharp 1,600-2,600 img/s. zlib's inflate
+ * is ~7 us of the ~10-13 us per image.
  *
  * Resizing: the phase-1 target for MNIST is 28x28 -> 32x32, so the fast path also enlarges
  * (`upsampleLikeSharp`, which reproduces sharp's output exactly) instead of handing every
