@@ -11,10 +11,10 @@
  * hashes. Identical hashes are merged first, so a pile of copies costs a linear pass rather than
  * a quadratic bucket.
  *
- * Measured (one core): 1,000,000 random hashes in about 0.7 s at d = 2, 3 s at d = 4, 5 s at d = 6;
- * 70,000 MNIST hashes in 0.2 s at d = 2 and about a second at d = 4. Hashes that crowd together (small grey images of one kind) fill the
- * buckets beyond the estimate, and a large d tends back to comparing every pair; that is inherent
- * in looking so far.
+ * Measured (one core): 1,000,000 random hashes in about 0.7 s at d = 2, 3 s at d = 4, 5 s at
+ * d = 6; 70,000 MNIST hashes in 0.2 s at d = 2 and about a second at d = 4. Hashes that crowd
+ * together (small grey images of one kind) fill the buckets beyond the estimate, and a large d
+ * tends back to comparing every pair; that is inherent in looking so far.
  */
 import { popcount32 } from './phash.js';
 

@@ -10,6 +10,9 @@
  * term and scaling the contrast scales every AC term, so neither moves a bit (except where pixels
  * clip at 0 or 255); re-encoding and small shifts move only coefficients near the median.
  *
+ * The median of 63 distinct values leaves exactly 31 bits set, so two hashes of non-flat images
+ * differ in an even number of bits: a near-duplicate threshold of 2k + 1 acts like 2k.
+ *
  * A flat image has only (numerically) zero AC coefficients; a bit is set only when its coefficient
  * exceeds the median by more than a tolerance of 1e-9 of the image's energy, so every flat image
  * hashes to 0 whatever floating-point noise the transform leaves.
