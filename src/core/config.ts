@@ -116,8 +116,13 @@ export const datasetConfigSchema = z
       .object({
         /** Quarantine exact duplicates (same content hash), keeping the first. */
         exact: z.boolean().default(true),
-        /** Perceptual-hash Hamming distance (of 64 bits) counted as a near-duplicate; -1 turns it off. */
+        /** Perceptual-hash Hamming distance (of 64 bits) of near-duplicate candidates; -1 turns the check off. */
         nearHamming: z.number().int().min(-1).max(32).default(2),
+        /**
+         * Candidates are confirmed when their 16x16 grey thumbnails correlate at least this much,
+         * so distinct small images that share a hash (handwritten 1s) are not taken for copies.
+         */
+        nearCorrelation: z.number().min(0).max(1).default(0.995),
       })
       .strict()
       .default({}),

@@ -4,11 +4,12 @@
  * manifest on the real S3 server; and double annotation that does (8%) and does not (3%)
  * pause the workflow for arbitration.
  */
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { encode } from 'fast-png';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleDataPath } from '../../infra/tools.js';
 import { silentLogger } from '../../src/activities/logger.js';
@@ -82,8 +83,15 @@ describe('phase 1 on real data', () => {
     const bad = await badImages();
     for (const b of bad) await writeFile(join(folder, 'digit', `bad-${b.name}`), b.bytes);
     await copyFile(sampleDataPath('skimage', 'truncated.jpg'), join(folder, 'photo', 'truncated.jpg'));
-    // An exact duplicate of a digit.
+    // An exact duplicate of a digit, and a re-encoded, brightened copy of a photo.
     await writeFile(join(folder, 'digit', 'copy-of-d0.png'), mnistPng(0));
+    await sharp(sampleDataPath('skimage', 'chelsea.png')).modulate({ brightness: 1.1 }).jpeg({ quality: 70 }).toFile(join(folder, 'photo', 'chelsea-copy.jpg'));
+    // Source 3: a folder with its own test split, one of whose images was also copied into train.
+    const held = join(dir, 'held-out');
+    for (const s of ['train', 'test']) await mkdir(join(held, s, 'digit'), { recursive: true });
+    for (let i = 0; i < 10; i++) await writeFile(join(held, 'train', 'digit', `t${i}.png`), mnistPng(200 + i));
+    for (let i = 0; i < 5; i++) await writeFile(join(held, 'test', 'digit', `h${i}.png`), mnistPng(300 + i));
+    await writeFile(join(held, 'train', 'digit', 'leaked.png'), mnistPng(300));
 
     // Source 2: a CSV manifest on S3 naming S3 images, with a traversal attempt and a missing file.
     const s3Uri = testS3StoreUri('phase1-csv');
@@ -96,8 +104,9 @@ describe('phase 1 on real data', () => {
       sources: [
         { kind: 'image-folder', uri: folder, tag: 'local' },
         { kind: 'csv', uri: `${s3Uri}/labels.csv`, tag: 's3-csv' },
+        { kind: 'image-folder', uri: held, tag: 'held-out' },
       ],
-      inputShape: [32, 32, 3],
+      inputShape: [64, 64, 3],
       chunkSize: 16,
       parallelChunks: 3,
       quarantine: { maxFraction: 0.6 },
@@ -108,7 +117,7 @@ describe('phase 1 on real data', () => {
     const { manifest } = await prepare('phase1-messy', storeUri, dataset);
     const { report, list } = await quarantineList(manifest);
 
-    const inputs = 40 + photos.length + bad.length + 1 + 1 + 20 + 2;
+    const inputs = 40 + photos.length + bad.length + 1 + 1 + 1 + 20 + 2 + 10 + 5 + 1;
     expect(report.inputCount).toBe(inputs);
     expect(report.accepted + report.quarantined).toBe(inputs);
     expect(list).toHaveLength(report.quarantined);
@@ -118,13 +127,21 @@ describe('phase 1 on real data', () => {
     expect(reasonOf('passwd')).toBe('path-traversal');
     expect(reasonOf('missing.png')).toBe('unreadable');
     expect([reasonOf('d0.png'), reasonOf('copy-of-d0.png')].filter(Boolean)).toEqual(['duplicate']);
-    expect(report.sources.map((s) => s.tag).sort()).toEqual(['local', 's3-csv']);
+    expect([reasonOf('chelsea.png'), reasonOf('chelsea-copy.jpg')].filter(Boolean)).toEqual(['near-duplicate']);
+    // The held-out test copy stays; the training copy is quarantined as leakage.
+    expect(reasonOf('test/digit/h0.png')).toBeUndefined();
+    expect(reasonOf('leaked.png')).toBe('leakage');
+    expect(manifest.splits.test.count).toBe(5);
+    // The sample photos hold a real pair too: the same chessboard saved as grey and as RGB.
+    expect([reasonOf('chessboard_GRAY.png'), reasonOf('chessboard_RGB.png')].filter(Boolean)).toEqual(['near-duplicate']);
+    expect(report.duplicates).toMatchObject({ exact: 1, near: 2, leakage: 1 });
+    expect(report.sources.map((s) => s.tag).sort()).toEqual(['held-out', 'local', 's3-csv']);
     expect(manifest.classes).toEqual(['digit', 'photo']);
 
     const splitTotal = manifest.splits.train.count + manifest.splits.val.count + manifest.splits.test.count;
     expect(splitTotal).toBe(report.accepted);
     const train = await readShards(openStore(storeUri), manifest.splits.train.indexUri);
-    expect(train.shape).toEqual([32, 32, 3]);
+    expect(train.shape).toEqual([64, 64, 3]);
     // Thumbnails of decodable quarantined images are in the report.
     expect(report.quarantine.find((q) => q.reason === 'duplicate')?.examples[0]?.thumbnail).toMatch(/^data:image\/png;base64,/);
 

@@ -6,10 +6,10 @@
  */
 import { Context } from '@temporalio/activity';
 import type { QuarantineReason } from '../../core/manifests.js';
-import { findNearDuplicates } from '../../data/clean/near-duplicates.js';
 import { featureVector } from '../../data/clean/features.js';
 import { IsolationForest, topOutliers } from '../../data/clean/isolation-forest.js';
 import { hexToHash } from '../../data/clean/phash.js';
+import { findVerifiedDuplicates } from '../../data/clean/verified-duplicates.js';
 import { resolveLabels } from '../../data/label-qa.js';
 import type { SourceRejection } from '../../data/sources/list-sources.js';
 import { groupedStratifiedSplit } from '../../data/split.js';
@@ -153,7 +153,11 @@ export function createCleanDataset({ stores, logger }: { stores: StoreCache; log
     const near = { dup: 0, leakage: 0, conflict: 0 };
     if (dataset.dedup.nearHamming >= 0) {
       const candidates = live();
-      const clusters = findNearDuplicates(candidates.map((e) => hexToHash(e.record.phash)), dataset.dedup.nearHamming);
+      const clusters = findVerifiedDuplicates(
+        candidates.map((e) => hexToHash(e.record.phash)),
+        candidates.map((e) => Buffer.from(e.record.thumb, 'base64')),
+        { maxDistance: dataset.dedup.nearHamming, minCorrelation: dataset.dedup.nearCorrelation },
+      );
       for (const cluster of clusters) resolveGroup(cluster.map((i) => candidates[i]!), 'near-duplicate', near);
     }
     ctx.heartbeat({ stage: 'duplicates' });

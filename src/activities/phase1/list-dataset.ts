@@ -20,7 +20,7 @@ import { datasetKeys } from './dataset-keys.js';
 import { DatasetError } from './errors.js';
 
 /** Bumped when phase 1 changes what it writes, so old prepared datasets are not reused. */
-export const PREPARATION_VERSION = 2;
+export const PREPARATION_VERSION = 3;
 /** A chunk's decoded pixels stay under this many bytes, whatever the image size. */
 const CHUNK_PIXEL_BUDGET = 64 * 1024 * 1024;
 

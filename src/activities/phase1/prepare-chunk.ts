@@ -7,6 +7,7 @@
 import { Context } from '@temporalio/activity';
 import { hashToHex, perceptualHash } from '../../data/clean/phash.js';
 import { imageFeatures, type ImageFeatures } from '../../data/clean/features.js';
+import { greyThumbnail } from '../../data/clean/verified-duplicates.js';
 import type { DecodeOptions } from '../../data/decode.js';
 import type { DecodeOutcome, DecodePool } from '../../data/decode-pool.js';
 import { forEachBounded } from '../../data/bounded.js';
@@ -16,7 +17,7 @@ import type { StoreCache } from '../store-cache.js';
 import type { ChunkSummary, PrepareChunkInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 
-export const CHUNK_META_VERSION = 1;
+export const CHUNK_META_VERSION = 2;
 
 interface RecordBase {
   id: string;
@@ -32,6 +33,8 @@ export interface DecodedRecord extends RecordBase {
   ok: true;
   pixel: number;
   phash: string;
+  /** 16x16 grey thumbnail, base64: confirms perceptual-hash near duplicates. */
+  thumb: string;
   features: ImageFeatures;
 }
 
@@ -142,6 +145,7 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
           ok: true,
           pixel: decoded++,
           phash: hashToHex(perceptualHash(outcome.pixels, height, width, channels)),
+          thumb: Buffer.from(greyThumbnail(outcome.pixels, height, width, channels)).toString('base64'),
           features: imageFeatures(outcome.pixels, height, width, channels, { width: outcome.source.width, height: outcome.source.height, bytes: size }),
         };
         pixels.push(outcome.pixels);
