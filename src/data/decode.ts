@@ -142,8 +142,11 @@ const FORMAT_NAMES: Record<ImageFormat, string> = {
   heif: 'HEIF',
 };
 
-/** Options resolved to their defaults, shared by every decode of one call. */
-interface Resolved {
+/**
+ * Options validated and resolved to their defaults (`resolveDecodeOptions`), so a batch of
+ * images pays for validation once: `decodeResolved` and `decodeFastSync` take them.
+ */
+export interface ResolvedDecodeOptions {
   key: string;
   width: number;
   height: number;
@@ -156,7 +159,11 @@ interface Resolved {
   forceSharp: boolean;
 }
 
-function resolve(options: DecodeOptions): Resolved {
+type Resolved = ResolvedDecodeOptions;
+
+/** Validates `options` (a RangeError naming the bad field) and resolves their defaults. */
+export function resolveDecodeOptions(options: DecodeOptions): ResolvedDecodeOptions {
+  validateDecodeOptions(options);
   return {
     key: options.key ?? '<image bytes>',
     width: options.width,
@@ -245,24 +252,40 @@ async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array):
   return source;
 }
 
+/** Where a decode writes its pixels: `out` from `offset`, or a new array when `out` is absent. */
+interface Destination {
+  out: Uint8Array | undefined;
+  offset: number;
+}
+
+function target(r: Resolved, dest: Destination): { out: Uint8Array; offset: number } {
+  const size = r.width * r.height * r.channels;
+  if (!dest.out) return { out: new Uint8Array(size), offset: 0 };
+  if (dest.offset < 0 || dest.offset + size > dest.out.length) {
+    throw new RangeError(`decode output needs ${dest.offset + size} bytes, has ${dest.out.length}`);
+  }
+  return { out: dest.out, offset: dest.offset };
+}
+
 /** Converts 8-bit samples after flattening/resizing to the target channels, swapping BGR first. */
-function toTarget(r: Resolved, data: Uint8Array, pixels: number, from: number): Uint8Array {
+function toTarget(r: Resolved, data: Uint8Array, pixels: number, from: number, dest: Destination): Uint8Array {
   if (r.bgr) swapRedBlue(data, pixels, from);
-  const out = new Uint8Array(pixels * r.channels);
-  convertChannels(data, pixels, from, r.channels, out);
+  const { out, offset } = target(r, dest);
+  convertChannels(data, pixels, from, r.channels, out, offset);
   return out;
 }
 
 /**
  * The fast path's normalisation of decoded 8-bit samples: BGR swap, alpha flattening, resize.
  * Mirrors the sharp pipeline (flatten, then resize) on per-channel operations that commute with
- * the swap, so both paths agree pixel for pixel.
+ * the swap, so both paths agree pixel for pixel. `data` may be scratch memory: it is copied
+ * before being modified, and nothing keeps it.
  */
-function finishSmall(r: Resolved, data: Uint8Array, width: number, height: number, channels: number, hasAlpha: boolean): Uint8Array {
+function finishSmall(r: Resolved, data: Uint8Array, width: number, height: number, channels: number, hasAlpha: boolean, dest: Destination): Uint8Array {
   let samples = data;
   let ch = channels;
   if (r.bgr && ch >= 3) {
-    if (samples === data) samples = Uint8Array.from(samples);
+    samples = Uint8Array.from(samples);
     swapRedBlue(samples, width * height, ch);
   }
   if (hasAlpha && (ch === 2 || ch === 4)) {
@@ -270,20 +293,22 @@ function finishSmall(r: Resolved, data: Uint8Array, width: number, height: numbe
     samples = flat.data;
     ch = flat.channels;
   }
+  const { out, offset } = target(r, dest);
+  const pixels = r.width * r.height;
   if (r.width !== width || r.height !== height) {
+    if (ch === r.channels) return upsampleLikeSharp(samples, width, height, ch, r.width, r.height, out, offset);
     samples = upsampleLikeSharp(samples, width, height, ch, r.width, r.height);
   }
-  const pixels = r.width * r.height;
-  const out = new Uint8Array(pixels * r.channels);
-  convertChannels(samples, pixels, ch, r.channels, out);
+  if (ch === r.channels) out.set(samples.subarray(0, pixels * ch), offset);
+  else convertChannels(samples, pixels, ch, r.channels, out, offset);
   return out;
 }
 
 /** Decodes a PNG on the fast path; undefined when it declines (sharp then decodes it). */
-function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo): Uint8Array | undefined {
+function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Destination): Uint8Array | undefined {
   let png;
   try {
-    png = decodePng(bytes, info);
+    png = decodePng(bytes, info, true);
   } catch (err) {
     if (err instanceof FastPathDeclined) return undefined;
     if (err instanceof PngDataError) throw new ImageDecodeError(r.key, err.reason, err.message, { cause: err });
@@ -291,7 +316,7 @@ function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo): Uint8Arra
   }
   const pixels = png.width * png.height;
   const data = png.data instanceof Uint16Array ? reduce16To8(png.data, pixels, png.channels, png.hasAlpha) : png.data;
-  return finishSmall(r, data, png.width, png.height, png.channels, png.hasAlpha);
+  return finishSmall(r, data, png.width, png.height, png.channels, png.hasAlpha, dest);
 }
 
 function sharpColour(c: readonly [number, number, number], bgr: boolean): { r: number; g: number; b: number; alpha: number } {
@@ -325,7 +350,7 @@ function sharpInput(r: Resolved, bytes: Uint8Array): sharp.Sharp {
   return sharp(bytes, { failOn: 'warning', limitInputPixels: r.maxPixels });
 }
 
-async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo): Promise<Uint8Array> {
+async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo, dest: Destination): Promise<Uint8Array> {
   const greySource = source.channels <= 2;
   let output: { data: Buffer; info: sharp.OutputInfo };
   if (source.bitDepth === 16) {
@@ -354,7 +379,7 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
     samples = flat.data;
     from = flat.channels;
   }
-  return toTarget(r, samples, r.width * r.height, from);
+  return toTarget(r, samples, r.width * r.height, from, dest);
 }
 
 /**
@@ -363,46 +388,87 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
  * invalid options throw a RangeError; anything else is a bug and propagates as is.
  */
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Promise<DecodedImage> {
-  validateDecodeOptions(options);
-  const r = resolve(options);
+  return decodeResolved(bytes, resolveDecodeOptions(options));
+}
+
+/**
+ * What `decodeImage` reads synchronously before any pixel is decoded: the format, the header
+ * checks (an `ImageDecodeError` for a bad image) and, where the fast path applies, the pixels.
+ */
+type SyncStep =
+  | { done: true; pixels: Uint8Array; source: SourceImageInfo }
+  | { done: false; format: ImageFormat; source?: SourceImageInfo };
+
+function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): SyncStep {
   if (bytes.length === 0) throw new ImageDecodeError(r.key, 'zero-byte', 'file is empty (0 bytes)');
   const sniff = sniffImage(bytes);
   if (sniff.format === undefined) {
     throw new ImageDecodeError(r.key, 'unsupported-format', `not a JPEG, PNG, WebP, GIF, TIFF, AVIF or HEIF image: ${sniff.looksLike}`);
   }
   const format = sniff.format;
-  let source: SourceImageInfo;
   if (format === 'png') {
     const png = inspectPng(bytes);
     const header = png.ok ? png.info : png.header;
     if (header) checkSize(r, header.width, header.height);
     if (!png.ok) throw new ImageDecodeError(r.key, png.reason, png.detail);
-    source = pngSource(png.info, png.info);
+    const source = pngSource(png.info, png.info);
     if (!r.forceSharp && fastPngEligible(png.info, r)) {
-      const pixels = decodeFastPng(r, bytes, png.info);
-      if (pixels) return { pixels, source };
+      const pixels = decodeFastPng(r, bytes, png.info, dest);
+      if (pixels) return { done: true, pixels, source };
     }
-  } else if (format === 'jpeg') {
+    return { done: false, format, source };
+  }
+  if (format === 'jpeg') {
     const jpeg = inspectJpeg(bytes);
     const header = jpeg.info;
     if (header) checkSize(r, header.width, header.height);
     if (!jpeg.ok) throw new ImageDecodeError(r.key, jpeg.reason, jpeg.detail);
-    source = jpegSource(jpeg.info);
-  } else {
-    if (format === 'webp') {
-      const short = checkRiffLength(bytes);
-      if (short) throw new ImageDecodeError(r.key, 'truncated', short);
-    }
-    if (format === 'tiff') {
-      const tiff = inspectTiff(bytes);
-      const header = tiff?.ok ? tiff : tiff?.header;
-      if (header) checkSize(r, header.width, header.height);
-      if (tiff && !tiff.ok) throw new ImageDecodeError(r.key, tiff.reason, tiff.detail);
-    }
+    return { done: false, format, source: jpegSource(jpeg.info) };
+  }
+  if (format === 'webp') {
+    const short = checkRiffLength(bytes);
+    if (short) throw new ImageDecodeError(r.key, 'truncated', short);
+  }
+  if (format === 'tiff') {
+    const tiff = inspectTiff(bytes);
+    const header = tiff?.ok ? tiff : tiff?.header;
+    if (header) checkSize(r, header.width, header.height);
+    if (tiff && !tiff.ok) throw new ImageDecodeError(r.key, tiff.reason, tiff.detail);
+  }
+  return { done: false, format };
+}
+
+/** The image's own bytes: all of a new array, or its range of the caller's `out`. */
+function imageView(r: Resolved, written: Uint8Array, out: Uint8Array | undefined, offset: number): Uint8Array {
+  return out ? written.subarray(offset, offset + r.width * r.height * r.channels) : written;
+}
+
+/**
+ * `decodeImage` with options already resolved (`resolveDecodeOptions`), writing the pixels into
+ * `out` at `offset` when given (the returned `pixels` is then a view of that range). Returns the
+ * image itself when the header checks and the fast PNG path settle it synchronously, so batch
+ * decoders skip a promise per small image; else a promise. A bad image found before decoding
+ * throws its `ImageDecodeError` synchronously; one found by sharp rejects.
+ */
+export function startDecode(bytes: Uint8Array, r: ResolvedDecodeOptions, out?: Uint8Array, offset = 0): DecodedImage | Promise<DecodedImage> {
+  const dest: Destination = { out, offset };
+  const step = decodeSyncStep(bytes, r, dest);
+  if (step.done) return { pixels: imageView(r, step.pixels, out, offset), source: step.source };
+  return finishWithSharp(r, step.format, bytes, step.source, dest);
+}
+
+async function finishWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, known: SourceImageInfo | undefined, dest: Destination): Promise<DecodedImage> {
+  let source = known;
+  if (!source) {
     source = await sharpSource(r, format, bytes);
     checkSize(r, source.width, source.height);
   }
-  return { pixels: await decodeWithSharp(r, format, bytes, source), source };
+  return { pixels: imageView(r, await decodeWithSharp(r, format, bytes, source, dest), dest.out, dest.offset), source };
+}
+
+/** `startDecode` as a promise: `decodeImage` with resolved options and an optional destination. */
+export async function decodeResolved(bytes: Uint8Array, r: ResolvedDecodeOptions, out?: Uint8Array, offset = 0): Promise<DecodedImage> {
+  return startDecode(bytes, r, out, offset);
 }
 
 /** Which decoder `decodeImage` would use for these bytes; exported for benchmarks and tests. */

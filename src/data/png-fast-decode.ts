@@ -1,15 +1,17 @@
 /**
  * The fast PNG path. For small images (MNIST is 28x28) sharp's per-image setup costs far more
- * than the pixels, so small PNGs are decoded here: node:zlib's native `inflateSync` (which also
- * verifies the zlib stream's Adler-32) plus unfiltering in JS, after `inspectPng` has checked
- * every chunk CRC. It handles every non-interlaced PNG: colour types 0/2/3/4/6, bit depths
+ * than the pixels, so small PNGs are decoded here: inflated in JS when the image data is small
+ * (`inflateSmall`, below), else by node:zlib's native `inflateSync` (both verify the zlib
+ * stream's Adler-32), then unfiltered in JS, after `inspectPng` has checked every chunk CRC. It handles every non-interlaced PNG: colour types 0/2/3/4/6, bit depths
  * 1/2/4/8/16, all five filter types, and tRNS (palette alpha and grey/RGB colour keys), giving
  * the same samples libvips' PNG loader gives.
  *
  * Per thread on 10,000 MNIST PNGs (bench/data-prep.ts, three runs on a shared 2-core machine,
  * decode only, CRCs checked): this decoder 71,000-100,000 img/s, fast-png 8 (pure-JS inflate)
- * 22,000-39,000 img/s (2.3-3.2x slower in the same run), sharp 1,600-2,600 img/s. zlib's inflate
- * is ~7 us of the ~10-13 us per image.
+ * 22,000-39,000 img/s (2.3-3.2x slower in the same run), sharp 1,600-2,600 img/s. With
+ * `reuse` (the batch decoders' mode: scratch buffers, no per-image allocations) and the JS inflate,
+ * decode + resize to 32x32 grey into the caller's buffer takes ~15 us per image once V8 has
+ * optimised the code (~23 us before).
  *
  * Resizing: the phase-1 target for MNIST is 28x28 -> 32x32, so the fast path also enlarges
  * (`upsampleLikeSharp`, which reproduces sharp's output exactly) instead of handing every
@@ -89,10 +91,29 @@ function concatIdat(bytes: Uint8Array, info: PngInfo): Uint8Array {
   return out;
 }
 
-function inflate(bytes: Uint8Array, info: PngInfo, expected: number): Uint8Array {
+/**
+ * Image data that inflates to at most this many bytes goes through `inflateSmall` first. Measured
+ * per call on one thread (PNGs of a photo, zlib level 6; MNIST from fast-png): 812 bytes (28x28
+ * MNIST) 3.0 us in JS vs 4.2 us in node:zlib; 784 bytes of photo 6 vs 10 us; 2,380 bytes 14 vs
+ * 10 us; 12 KB 67 vs 36 us. node:zlib's fixed cost (a zlib object per call) loses below ~1.5 KB,
+ * its faster inner loop wins above.
+ */
+export const JS_INFLATE_MAX_BYTES = 1536;
+
+/** Scratch buffers of the `reuse` mode of `decodePng`, grown as needed. */
+let inflateScratch = new Uint8Array(0);
+let rowsScratch = new Uint8Array(0);
+
+function inflate(bytes: Uint8Array, info: PngInfo, expected: number, reuse: boolean): Uint8Array {
   const compressed = concatIdat(bytes, info);
+  if (expected <= JS_INFLATE_MAX_BYTES) {
+    if (reuse && inflateScratch.length < expected) inflateScratch = new Uint8Array(Math.max(expected, 4096));
+    const out = inflateSmall(compressed, expected, reuse ? inflateScratch : new Uint8Array(expected));
+    if (out) return out;
+  }
   try {
-    return inflateSync(compressed, { maxOutputLength: expected });
+    // chunkSize: node:zlib otherwise allocates 16 KiB of output per call, whatever the image.
+    return inflateSync(compressed, { maxOutputLength: expected, chunkSize: Math.max(64, Math.min(expected + 1, 64 * 1024)) });
   } catch (err) {
     const code = (err as { code?: string }).code;
     // More data than the image needs: libvips ignores the excess, so let sharp decode it.
@@ -192,18 +213,28 @@ function colourKey(bytes: Uint8Array, info: PngInfo): number[] | undefined {
   return Array.from({ length: n }, (_, i) => (((bytes[s + i * 2] as number) << 8) | (bytes[s + i * 2 + 1] as number)) & mask);
 }
 
-/** Decodes a PNG that `inspectPng` accepted and `fastPngEligible` allows. */
-export function decodePng(bytes: Uint8Array, info: PngInfo): PngPixels {
+/**
+ * Decodes a PNG that `inspectPng` accepted and `fastPngEligible` allows. With `reuse`, the
+ * inflated data and, for 8-bit images without a colour key, the returned samples live in
+ * scratch memory that the next `reuse` call overwrites: the caller must copy them out first.
+ */
+export function decodePng(bytes: Uint8Array, info: PngInfo, reuse = false): PngPixels {
   const { width, height, bitDepth, colorType } = info;
   const samples = pngChannels(colorType);
   const bitsPerPixel = samples * bitDepth;
   const rowBytes = Math.ceil((width * bitsPerPixel) / 8);
   const bpp = Math.max(1, bitsPerPixel >> 3);
-  const raw = inflate(bytes, info, height * (rowBytes + 1));
+  const raw = inflate(bytes, info, height * (rowBytes + 1), reuse);
   if (raw.length < height * (rowBytes + 1)) {
     throw new PngDataError('corrupt', `PNG image data inflates to ${raw.length.toLocaleString('en-US')} bytes; a ${width}x${height} image needs ${(height * (rowBytes + 1)).toLocaleString('en-US')}`);
   }
-  const rows = new Uint8Array(height * rowBytes);
+  let rows: Uint8Array;
+  if (reuse) {
+    if (rowsScratch.length < height * rowBytes) rowsScratch = new Uint8Array(Math.max(height * rowBytes, 4096));
+    rows = rowsScratch.subarray(0, height * rowBytes);
+  } else {
+    rows = new Uint8Array(height * rowBytes);
+  }
   unfilter(raw, rows, height, rowBytes, bpp);
   const pixels = width * height;
   const key = colourKey(bytes, info);
@@ -280,4 +311,337 @@ export function decodePng(bytes: Uint8Array, info: PngInfo): PngPixels {
     if (hasKey) out[p * outChannels + samples] = match ? 0 : 65535;
   }
   return { width, height, channels: outChannels, hasAlpha, data: out };
+}
+
+// Small zlib streams in JS. node:zlib's inflateSync builds and tears down a zlib object per
+// call, ~4 us whatever the size: more than the JS inflate of a 28x28 image (~3 us). `inflateSmall`
+// only ever returns output it is sure of: a well-formed stream, complete Huffman codes, distances
+// inside the output, exactly `expected` bytes, the Adler-32 matching and no bytes after it.
+// Anything else returns undefined and node:zlib decides, so errors and edge cases (short data,
+// excess data, trailing bytes, preset dictionaries) keep node:zlib's outcome and message.
+// Checked against node:zlib on 4,000 streams of every strategy and level, whole and damaged
+// (tests/unit/data/png-decode.test.ts).
+
+const LEN_BASE = Uint16Array.of(3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258);
+const LEN_EXTRA = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0);
+const DIST_BASE = Uint16Array.of(1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577);
+const DIST_EXTRA = Uint8Array.of(0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13);
+const CL_ORDER = Uint8Array.of(16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15);
+
+/**
+ * A canonical Huffman code: a `bits`-bit lookup by the next input bits ((symbol << 4) | length,
+ * 0 where the code is longer) and the canonical tables for longer codes.
+ */
+interface Huffman {
+  bits: number;
+  fast: Int32Array;
+  count: Uint16Array;
+  symbol: Uint16Array;
+}
+
+function newHuffman(symbols: number, bits: number): Huffman {
+  return { bits, fast: new Int32Array(1 << bits), count: new Uint16Array(16), symbol: new Uint16Array(symbols) };
+}
+
+/** 9-bit bit reversal. */
+const REV9 = Uint16Array.from({ length: 512 }, (_, v) => {
+  let r = 0;
+  for (let b = 0; b < 9; b++) r |= ((v >> b) & 1) << (8 - b);
+  return r;
+});
+const offs = new Uint16Array(16);
+
+/**
+ * Builds `h` from code lengths `lengths[from, from + n)`. False when the code is over-subscribed
+ * or incomplete (zlib accepts one incomplete case, a single 1-bit code; it is left to zlib).
+ */
+function buildHuffman(h: Huffman, lengths: Uint8Array, from: number, n: number): boolean {
+  const { count, symbol, fast, bits } = h;
+  count.fill(0);
+  for (let s = 0; s < n; s++) count[lengths[from + s] as number]!++;
+  count[0] = 0;
+  let left = 1;
+  let max = 0;
+  for (let len = 1; len < 16; len++) {
+    left = (left << 1) - (count[len] as number);
+    if (left < 0) return false;
+    if (count[len] !== 0) max = len;
+  }
+  if (left !== 0) return false;
+  offs[1] = 0;
+  for (let len = 1; len < 15; len++) offs[len + 1] = (offs[len] as number) + (count[len] as number);
+  for (let s = 0; s < n; s++) {
+    const len = lengths[from + s] as number;
+    if (len !== 0) symbol[offs[len]!++] = s;
+  }
+  // A complete code whose codes all fit the table writes every slot; otherwise clear it first.
+  if (max > bits) fast.fill(0);
+  const size = 1 << bits;
+  // Canonical codes in order; a code of length <= bits fills every slot whose low bits are its reversed code.
+  let code = 0;
+  let k = 0;
+  for (let len = 1; len <= bits; len++) {
+    const c = count[len] as number;
+    for (let i = 0; i < c; i++, k++, code++) {
+      const entry = ((symbol[k] as number) << 4) | len;
+      for (let slot = REV9[code << (9 - len)] as number; slot < size; slot += 1 << len) fast[slot] = entry;
+    }
+    code <<= 1;
+  }
+  return true;
+}
+
+const FIXED_LIT = newHuffman(288, 9);
+/** 32 codes of 5 bits (30 and 31 invalid if met): 30 would be an incomplete code. */
+const FIXED_DIST = newHuffman(32, 5);
+{
+  const l = new Uint8Array(288);
+  l.fill(8, 0, 144);
+  l.fill(9, 144, 256);
+  l.fill(7, 256, 280);
+  l.fill(8, 280, 288);
+  buildHuffman(FIXED_LIT, l, 0, 288);
+  buildHuffman(FIXED_DIST, new Uint8Array(32).fill(5), 0, 32);
+}
+const DYN_LIT = newHuffman(288, 9);
+const DYN_DIST = newHuffman(32, 8);
+const DYN_CL = newHuffman(19, 7);
+const lengthsScratch = new Uint8Array(288 + 32);
+const clLengths = new Uint8Array(19);
+
+/**
+ * Inflates the zlib stream `src` into the first `expected` bytes of `out`: `out` when the stream
+ * is valid and inflates to exactly `expected` bytes, else undefined (node:zlib then decides).
+ */
+export function inflateSmall(src: Uint8Array, expected: number, out: Uint8Array = new Uint8Array(expected)): Uint8Array | undefined {
+  const end = src.length;
+  if (end < 6) return undefined;
+  const cmf = src[0] as number;
+  const flg = src[1] as number;
+  if ((cmf & 15) !== 8 || cmf >> 4 > 7 || (cmf * 256 + flg) % 31 !== 0 || (flg & 32) !== 0) return undefined;
+  let pos = 2;
+  let bitbuf = 0;
+  let bitcnt = 0;
+  let op = 0;
+  // Reads past the end supply zero bits; the final position check rejects such a stream.
+  const limit = end + 4;
+  let final = 0;
+  do {
+    while (bitcnt <= 23) {
+      bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+      pos++;
+      bitcnt += 8;
+    }
+    if (pos > limit) return undefined;
+    final = bitbuf & 1;
+    const type = (bitbuf >> 1) & 3;
+    bitbuf >>= 3;
+    bitcnt -= 3;
+    if (type === 0) {
+      // Stored: drop to a byte boundary, then LEN and NLEN.
+      const drop = bitcnt & 7;
+      bitbuf >>= drop;
+      bitcnt -= drop;
+      let p = pos - (bitcnt >> 3);
+      bitbuf = 0;
+      bitcnt = 0;
+      if (p + 4 > end) return undefined;
+      const len = (src[p] as number) | ((src[p + 1] as number) << 8);
+      const nlen = (src[p + 2] as number) | ((src[p + 3] as number) << 8);
+      p += 4;
+      if ((len ^ 0xffff) !== nlen || p + len > end || op + len > expected) return undefined;
+      out.set(src.subarray(p, p + len), op);
+      op += len;
+      pos = p + len;
+      continue;
+    }
+    let lit: Huffman;
+    let dist: Huffman;
+    if (type === 1) {
+      lit = FIXED_LIT;
+      dist = FIXED_DIST;
+    } else if (type === 2) {
+      const hlit = (bitbuf & 31) + 257;
+      const hdist = ((bitbuf >> 5) & 31) + 1;
+      const hclen = ((bitbuf >> 10) & 15) + 4;
+      bitbuf >>= 14;
+      bitcnt -= 14;
+      if (hlit > 286 || hdist > 30) return undefined;
+      clLengths.fill(0);
+      for (let i = 0; i < hclen; i++) {
+        if (bitcnt < 3) {
+          bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+          pos++;
+          bitcnt += 8;
+        }
+        clLengths[CL_ORDER[i] as number] = bitbuf & 7;
+        bitbuf >>= 3;
+        bitcnt -= 3;
+      }
+      if (!buildHuffman(DYN_CL, clLengths, 0, 19)) return undefined;
+      const total = hlit + hdist;
+      const lengths = lengthsScratch;
+      for (let i = 0; i < total; ) {
+        while (bitcnt <= 23) {
+          bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+          pos++;
+          bitcnt += 8;
+        }
+        if (pos > limit) return undefined;
+        const e = DYN_CL.fast[bitbuf & 127] as number;
+        // Code-length codes are at most 7 bits, so a complete code always hits the table.
+        const len = e & 15;
+        const sym = e >> 4;
+        bitbuf >>= len;
+        bitcnt -= len;
+        if (sym < 16) {
+          lengths[i++] = sym;
+          continue;
+        }
+        let repeat: number;
+        let value = 0;
+        if (sym === 16) {
+          if (i === 0) return undefined;
+          value = lengths[i - 1] as number;
+          repeat = 3 + (bitbuf & 3);
+          bitbuf >>= 2;
+          bitcnt -= 2;
+        } else if (sym === 17) {
+          repeat = 3 + (bitbuf & 7);
+          bitbuf >>= 3;
+          bitcnt -= 3;
+        } else {
+          repeat = 11 + (bitbuf & 127);
+          bitbuf >>= 7;
+          bitcnt -= 7;
+        }
+        if (i + repeat > total) return undefined;
+        lengths.fill(value, i, i + repeat);
+        i += repeat;
+      }
+      if (lengths[256] === 0) return undefined;
+      if (!buildHuffman(DYN_LIT, lengths, 0, hlit)) return undefined;
+      if (!buildHuffman(DYN_DIST, lengths, hlit, hdist)) return undefined;
+      lit = DYN_LIT;
+      dist = DYN_DIST;
+    } else {
+      return undefined;
+    }
+    const litFast = lit.fast;
+    const litMask = (1 << lit.bits) - 1;
+    const distFast = dist.fast;
+    const distMask = (1 << dist.bits) - 1;
+    for (;;) {
+      while (bitcnt <= 23) {
+        bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      if (pos > limit) return undefined;
+      let sym: number;
+      let e = litFast[bitbuf & litMask] as number;
+      if (e !== 0) {
+        const len = e & 15;
+        bitbuf >>= len;
+        bitcnt -= len;
+        sym = e >> 4;
+      } else {
+        sym = slowDecode(lit, bitbuf);
+        if (sym < 0) return undefined;
+        const len = sym & 15;
+        sym >>= 4;
+        bitbuf >>= len;
+        bitcnt -= len;
+      }
+      if (sym < 256) {
+        if (op >= expected) return undefined;
+        out[op++] = sym;
+        continue;
+      }
+      if (sym === 256) break;
+      const li = sym - 257;
+      if (li >= 29) return undefined;
+      const lextra = LEN_EXTRA[li] as number;
+      const length = (LEN_BASE[li] as number) + (bitbuf & ((1 << lextra) - 1));
+      bitbuf >>= lextra;
+      bitcnt -= lextra;
+      while (bitcnt <= 23) {
+        bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      e = distFast[bitbuf & distMask] as number;
+      let dsym: number;
+      if (e !== 0) {
+        const len = e & 15;
+        bitbuf >>= len;
+        bitcnt -= len;
+        dsym = e >> 4;
+      } else {
+        dsym = slowDecode(dist, bitbuf);
+        if (dsym < 0) return undefined;
+        const len = dsym & 15;
+        dsym >>= 4;
+        bitbuf >>= len;
+        bitcnt -= len;
+      }
+      if (dsym >= 30) return undefined;
+      const dextra = DIST_EXTRA[dsym] as number;
+      if (bitcnt < dextra) {
+        bitbuf |= (pos < end ? (src[pos] as number) : 0) << bitcnt;
+        pos++;
+        bitcnt += 8;
+      }
+      const distance = (DIST_BASE[dsym] as number) + (bitbuf & ((1 << dextra) - 1));
+      bitbuf >>= dextra;
+      bitcnt -= dextra;
+      if (distance > op || op + length > expected) return undefined;
+      if (distance === 1) {
+        out.fill(out[op - 1] as number, op, op + length);
+        op += length;
+      } else if (length > 24 && distance >= length) {
+        out.copyWithin(op, op - distance, op - distance + length);
+        op += length;
+      } else {
+        for (let k = 0, from = op - distance; k < length; k++) out[op++] = out[from + k] as number;
+      }
+    }
+  } while (final === 0);
+  // Adler-32, big-endian, from the next byte boundary; nothing may follow it.
+  const p = pos - (bitcnt >> 3);
+  if (op !== expected || p + 4 !== end) return undefined;
+  const stored = (((src[p] as number) << 24) | ((src[p + 1] as number) << 16) | ((src[p + 2] as number) << 8) | (src[p + 3] as number)) >>> 0;
+  return adler32(out, op) === stored ? out : undefined;
+}
+
+/** Decodes a code longer than FAST_BITS bit by bit: (symbol << 4) | length, or -1 when invalid. */
+function slowDecode(h: Huffman, bits: number): number {
+  const { count, symbol } = h;
+  let code = 0;
+  let first = 0;
+  let index = 0;
+  for (let len = 1; len < 16; len++) {
+    code |= (bits >>> (len - 1)) & 1;
+    const n = count[len] as number;
+    if (code - n < first) return ((symbol[index + code - first] as number) << 4) | len;
+    index += n;
+    first = (first + n) << 1;
+    code <<= 1;
+  }
+  return -1;
+}
+
+function adler32(data: Uint8Array, n: number): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < n; ) {
+    const stop = Math.min(n, i + 3800);
+    for (; i < stop; i++) {
+      a += data[i] as number;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
 }

@@ -60,6 +60,16 @@ describe('upsampleLikeSharp', () => {
     }
   });
 
+  it('writes into a given buffer at an offset, the same pixels as a new array', () => {
+    const src = noise(20 * 30 * 3, 3);
+    const alone = upsampleLikeSharp(src, 20, 30, 3, 33, 31);
+    const out = new Uint8Array(7 + alone.length + 5).fill(9);
+    expect(upsampleLikeSharp(src, 20, 30, 3, 33, 31, out, 7)).toBe(out);
+    expect(out.subarray(7, 7 + alone.length)).toEqual(alone);
+    expect([...out.subarray(0, 7), ...out.subarray(7 + alone.length)]).toEqual(new Array(12).fill(9));
+    expect(() => upsampleLikeSharp(src, 20, 30, 3, 33, 31, out, 13)).toThrow(/output needs/);
+  });
+
   it('refuses to shrink and checks the input length', () => {
     expect(() => upsampleLikeSharp(new Uint8Array(16), 4, 4, 1, 3, 4)).toThrow(/only enlarges/);
     expect(() => upsampleLikeSharp(new Uint8Array(15), 4, 4, 1, 8, 8)).toThrow(/needs 16 samples, got 15/);

@@ -1,8 +1,9 @@
+import { constants as zlibConstants, deflateSync, inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/core/rng.js';
 import { chooseDecoder, decodeImage, ImageDecodeError, type DecodeOptions } from '../../../src/data/decode.js';
-import { decodePng, fastPngEligible } from '../../../src/data/png-fast-decode.js';
+import { decodePng, fastPngEligible, inflateSmall } from '../../../src/data/png-fast-decode.js';
 import { inspectPng, type PngInfo } from '../../../src/data/png-info.js';
 import { encodePng, pngChunk, type RawPng } from '../../support/bad-images.js';
 
@@ -221,5 +222,53 @@ describe('fast PNG decoder', () => {
     const zero = Uint8Array.from(png);
     zero.set(pngChunk('IHDR', Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 4, 8, 0, 0, 0, 0])), 8);
     expect(inspectPng(zero)).toMatchObject({ ok: false, reason: 'corrupt', detail: 'PNG IHDR declares an impossible 0x4 image' });
+  });
+});
+
+describe('inflateSmall', () => {
+  it('gives what node:zlib gives, or declines; never other bytes, on whole and damaged streams of every strategy', () => {
+    const rng = createRng(7);
+    const strategies = [
+      zlibConstants.Z_DEFAULT_STRATEGY,
+      zlibConstants.Z_FILTERED,
+      zlibConstants.Z_HUFFMAN_ONLY,
+      zlibConstants.Z_RLE,
+      zlibConstants.Z_FIXED,
+    ];
+    let inflated = 0;
+    for (let k = 0; k < 1500; k++) {
+      const size = rng.int(5) === 0 ? rng.int(20000) : rng.int(2000);
+      const kind = rng.int(4);
+      const data = Uint8Array.from({ length: size }, (_, i) =>
+        kind === 0 ? rng.int(256) : kind === 1 ? rng.int(4) * 60 : kind === 2 ? ((i % 37) * 3 + rng.int(2)) & 0xff : (i >> 6) & 0xff,
+      );
+      let stream: Uint8Array = deflateSync(data, { level: rng.int(10), strategy: strategies[rng.int(strategies.length)], memLevel: 1 + rng.int(9), windowBits: 9 + rng.int(7) });
+      let damaged = false;
+      if (rng.int(3) === 0) {
+        stream = Uint8Array.from(stream);
+        for (let j = 0; j <= rng.int(3); j++) stream[rng.int(stream.length)] ^= 1 << rng.int(8);
+        damaged = true;
+      }
+      if (rng.int(8) === 0) {
+        stream = stream.subarray(0, rng.int(stream.length));
+        damaged = true;
+      }
+      const expected = rng.int(6) === 0 ? Math.max(0, size + rng.int(3) - 1) : size;
+      let reference: Uint8Array | undefined;
+      try {
+        reference = inflateSync(stream, { maxOutputLength: Math.max(1, expected) });
+      } catch {
+        reference = undefined;
+      }
+      const mine = inflateSmall(stream, expected);
+      if (mine === undefined) {
+        // Declining is always allowed, but a whole stream of the expected size must inflate.
+        if (!damaged && expected === size) throw new Error(`declined a valid stream (case ${k})`);
+        continue;
+      }
+      expect(reference && reference.length === expected && Buffer.compare(Buffer.from(reference), Buffer.from(mine)) === 0).toBe(true);
+      inflated++;
+    }
+    expect(inflated).toBeGreaterThan(600);
   });
 });
