@@ -88,6 +88,8 @@ export const datasetConfigSchema = z
     chunkSize: z.number().int().min(16).max(100_000).default(4096),
     /** Chunk activities in flight at once (across all workers). */
     parallelChunks: z.number().int().min(1).max(256).default(2),
+    /** A phase-1 activity that stops heartbeating this long (a crashed worker) is retried elsewhere. */
+    heartbeatTimeoutSeconds: z.number().int().min(2).max(3600).default(60),
     quarantine: z
       .object({
         /** The run fails when more than this fraction of the input is quarantined. */

@@ -24,7 +24,7 @@ export interface PrepareDataContext {
 const HOUR_MS = 3_600_000;
 
 export async function prepareData({ runId, storeUri, dataset, progress, onArbitration }: PrepareDataContext): Promise<DatasetManifest> {
-  const data = proxyActivities<DataActivities>(DATA_ACTIVITY);
+  const data = proxyActivities<DataActivities>({ ...DATA_ACTIVITY, heartbeatTimeout: `${dataset.heartbeatTimeoutSeconds} seconds` });
   const requests: ArbitrationRequest[] = [];
   setHandler(arbitrationSignal, (request) => {
     requests.push(request);

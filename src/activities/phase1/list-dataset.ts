@@ -18,6 +18,7 @@ import type { StoreCache } from '../store-cache.js';
 import type { DatasetListing, ListDatasetInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 import { DatasetError } from './errors.js';
+import { withKeepAlive } from './keep-alive.js';
 
 /** Bumped when phase 1 changes what it writes, so old prepared datasets are not reused. */
 export const PREPARATION_VERSION = 3;
@@ -31,7 +32,7 @@ export function effectiveChunkSize(dataset: DatasetConfig): number {
 
 /** The settings that change a prepared dataset (not how fast or in how many pieces it is made). */
 function preparationSettings(dataset: DatasetConfig) {
-  const { chunkSize: _chunkSize, parallelChunks: _parallel, labelQa, ...rest } = dataset;
+  const { chunkSize: _chunkSize, parallelChunks: _parallel, heartbeatTimeoutSeconds: _heartbeat, labelQa, ...rest } = dataset;
   const { arbitrationTimeoutHours: _timeout, ...qa } = labelQa;
   return { v: PREPARATION_VERSION, ...rest, labelQa: qa };
 }
@@ -76,8 +77,7 @@ export function createListDataset({ stores, logger }: { stores: StoreCache; logg
         sources.push(source);
       }
     }
-    ctx.heartbeat({ stage: 'list sources' });
-    const listing = await listSources(sources, (uri) => stores.open(uri));
+    const listing = await withKeepAlive('list sources', () => listSources(sources, (uri) => stores.open(uri)));
     if (listing.items.length === 0) {
       throw new DatasetError(`no images found in ${sources.map((s) => ('uri' in s ? s.uri : s.kind)).join(', ')}${listing.rejected.length ? ` (${listing.rejected.length} listed paths rejected)` : ''}`);
     }
