@@ -14,6 +14,11 @@ export interface JpegInfo {
   precision: number;
   /** EXIF orientation 1-8, when an Exif APP1 segment declares one. */
   orientation?: number;
+  /**
+   * The embedded ICC profile's pieces (APP2 "ICC_PROFILE" segment payloads, in file order with
+   * their sequence numbers), when the file has one.
+   */
+  icc?: { seq: number; range: readonly [number, number] }[];
 }
 
 export type JpegInspection =
@@ -59,13 +64,22 @@ function exifOrientation(bytes: Uint8Array, start: number, end: number): number 
   return undefined;
 }
 
+const ICC_PROFILE = [0x49, 0x43, 0x43, 0x5f, 0x50, 0x52, 0x4f, 0x46, 0x49, 0x4c, 0x45, 0x00]; // "ICC_PROFILE\0"
+
+function isIccHeader(bytes: Uint8Array, at: number): boolean {
+  for (let i = 0; i < ICC_PROFILE.length; i++) if (bytes[at + i] !== ICC_PROFILE[i]) return false;
+  return true;
+}
+
 /** Reads the frame header and checks the marker structure through to EOI. */
 export function inspectJpeg(bytes: Uint8Array): JpegInspection {
   const n = bytes.length;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let info: JpegInfo | undefined;
   let orientation: number | undefined;
-  const withInfo = (): JpegInfo | undefined => (info ? { ...info, ...(orientation !== undefined ? { orientation } : {}) } : undefined);
+  const icc: NonNullable<JpegInfo['icc']> = [];
+  const withInfo = (): JpegInfo | undefined =>
+    info ? { ...info, ...(orientation !== undefined ? { orientation } : {}), ...(icc.length > 0 ? { icc } : {}) } : undefined;
   const bad = (reason: 'truncated' | 'corrupt', detail: string): JpegInspection => {
     const header = withInfo();
     return header ? { ok: false, reason, detail, info: header } : { ok: false, reason, detail };
@@ -111,6 +125,8 @@ export function inspectJpeg(bytes: Uint8Array): JpegInspection {
       }
     } else if (marker === 0xe1 && orientation === undefined) {
       orientation = exifOrientation(bytes, pos + 2, end);
+    } else if (marker === 0xe2 && end - pos >= 16 && isIccHeader(bytes, pos + 2)) {
+      icc.push({ seq: bytes[pos + 14] ?? 0, range: [pos + 16, end] });
     }
     pos = end;
     if (marker !== 0xda) continue;

@@ -25,6 +25,8 @@ export interface PngInfo {
   idat: ByteRange[];
   plte?: ByteRange;
   trns?: ByteRange;
+  /** Data of the iCCP chunk (profile name, compression method, compressed profile), when present. */
+  iccp?: ByteRange;
 }
 
 /** Header facts available as soon as IHDR is read, even when a later chunk is bad. */
@@ -85,6 +87,7 @@ export function inspectPng(bytes: Uint8Array): PngInspection {
   const idat: ByteRange[] = [];
   let plte: ByteRange | undefined;
   let trns: ByteRange | undefined;
+  let iccp: ByteRange | undefined;
   const bad = (reason: 'truncated' | 'corrupt', detail: string): PngInspection =>
     header ? { ok: false, reason, detail, header } : { ok: false, reason, detail };
   let offset = 8;
@@ -127,6 +130,8 @@ export function inspectPng(bytes: Uint8Array): PngInspection {
       plte = [dataStart, dataStart + length];
     } else if (type === 'tRNS') {
       trns = [dataStart, dataStart + length];
+    } else if (type === 'iCCP') {
+      iccp ??= [dataStart, dataStart + length];
     } else if (type === 'IDAT') {
       idat.push([dataStart, dataStart + length]);
     }
@@ -140,5 +145,6 @@ export function inspectPng(bytes: Uint8Array): PngInspection {
   const info: PngInfo = { ...header, chunks, idat };
   if (plte) info.plte = plte;
   if (trns) info.trns = trns;
+  if (iccp) info.iccp = iccp;
   return { ok: true, info };
 }

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encode } from 'fast-png';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -291,6 +293,48 @@ describe('decodeImage normalisation', () => {
     const split = encode({ width: 40, height: 20, channels: 1, depth: 8, data: Uint8Array.from({ length: 800 }, (_, i) => (i % 40 < 20 ? 0 : 255)) });
     const centre = await decodeToTensor(split, { height: 20, width: 20, channels: 1, fit: 'cover' });
     expect([centre[10 * 20 + 2], centre[10 * 20 + 17]]).toEqual([0, 255]);
+  });
+
+  it('shrinks with the linear (triangle) kernel and enlarges with sharp\'s default', async () => {
+    const photo = sample('coins.png'); // 384x303 grey, no colour profile
+    const viaSharp = (width: number, height: number, kernel?: 'linear') =>
+      sharp(photo).resize({ width, height, fit: 'fill', ...(kernel ? { kernel } : {}) }).toColourspace('srgb').raw().toBuffer();
+    expect(await decodeToTensor(photo, { height: 100, width: 120, channels: 3 })).toEqual(new Uint8Array(await viaSharp(120, 100, 'linear')));
+    // One axis shrinks: still the shrinking kernel.
+    expect(await decodeToTensor(photo, { height: 400, width: 120, channels: 3 })).toEqual(new Uint8Array(await viaSharp(120, 400, 'linear')));
+    expect(await decodeToTensor(photo, { height: 400, width: 500, channels: 3 })).toEqual(new Uint8Array(await viaSharp(500, 400)));
+  });
+
+  it('leaves an embedded sRGB profile unapplied (at most 1 level of rounding) and applies any other', async () => {
+    const photo = sample('astronaut.png'); // embeds the 3,144-byte sRGB IEC61966-2.1 profile
+    const options = { height: 64, width: 64, channels: 3 } as const;
+    const managed = new Uint8Array(await sharp(photo).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
+    const unmanaged = new Uint8Array(await sharp(photo, { ignoreIcc: true }).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
+    const mine = await decodeToTensor(photo, options);
+    expect(mine).toEqual(unmanaged);
+    expect(maxDiff(mine, managed)).toBeLessThanOrEqual(1);
+    // The same profile in a JPEG (APP2 segments).
+    const profile = (await sharp(photo).metadata()).icc;
+    if (!profile) throw new Error('astronaut.png has no profile');
+    const dir = mkdtempSync(join(tmpdir(), 'dv-icc-'));
+    try {
+      const iccPath = join(dir, 'srgb.icc');
+      writeFileSync(iccPath, profile);
+      const jpeg = await sharp(photo, { ignoreIcc: true }).withIccProfile(iccPath).jpeg({ quality: 90 }).toBuffer();
+      expect((await sharp(jpeg).metadata()).icc).toEqual(profile);
+      const jpegManaged = new Uint8Array(await sharp(jpeg).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
+      const jpegMine = await decodeToTensor(jpeg, options);
+      expect(jpegMine).toEqual(new Uint8Array(await sharp(jpeg, { ignoreIcc: true }).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer()));
+      expect(maxDiff(jpegMine, jpegManaged)).toBeLessThanOrEqual(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Adobe RGB (rocket.jpg) and a display profile (color.png) are converted to sRGB as before.
+    for (const name of ['rocket.jpg', 'color.png']) {
+      const other = sample(name);
+      const converted = new Uint8Array(await sharp(other).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
+      expect(await decodeToTensor(other, options)).toEqual(converted);
+    }
   });
 
   it('gives the same pixels on the fast path as through sharp for MNIST digits, enlarged or not', async () => {

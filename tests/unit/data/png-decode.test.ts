@@ -246,7 +246,10 @@ describe('inflateSmall', () => {
       let damaged = false;
       if (rng.int(3) === 0) {
         stream = Uint8Array.from(stream);
-        for (let j = 0; j <= rng.int(3); j++) stream[rng.int(stream.length)] ^= 1 << rng.int(8);
+        for (let j = 0; j <= rng.int(3); j++) {
+          const at = rng.int(stream.length);
+          stream[at] = (stream[at] ?? 0) ^ (1 << rng.int(8));
+        }
         damaged = true;
       }
       if (rng.int(8) === 0) {
