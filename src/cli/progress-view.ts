@@ -25,6 +25,7 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
   let lastAttempt = 0;
   let barShown = false;
   let lastArbitrationLine = '';
+  let lastChunks = -1;
   const clearBar = () => {
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
@@ -36,6 +37,11 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
         clearBar();
         stream.write(`[${PHASE_TITLES[progress.phase]}]\n`);
         lastPhase = progress.phase;
+      }
+      if (progress.prepare && progress.prepare.chunksDone !== lastChunks) {
+        lastChunks = progress.prepare.chunksDone;
+        clearBar();
+        stream.write(`  decoded ${lastChunks}/${progress.prepare.chunks} chunks\n`);
       }
       if (progress.phase === 'arbitration' && progress.arbitration) {
         const a = progress.arbitration;

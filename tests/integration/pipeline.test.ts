@@ -71,6 +71,11 @@ describe('training pipeline on a real Temporal server', () => {
     expect(report.evaluation.accuracy).toBe(result.evaluation.accuracy);
     const html = await readFile(new URL(result.reportHtmlUri), 'utf8');
     expect(html).toContain('Confusion matrix');
+    // The data report: balance per class and split, label QA, duplicates, outliers with thumbnails.
+    expect(html).toContain('Class balance');
+    expect(html).toContain('Label QA');
+    expect(html).toMatch(/Isolation forest over \d+ images/);
+    expect(html).toContain('data:image/png;base64,');
     expect(html).toContain(`${(result.evaluation.accuracy * 100).toFixed(2)}%`);
 
     // Manifests carry URIs only: no event payload comes near Temporal's 256 KB warning.
