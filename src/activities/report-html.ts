@@ -83,7 +83,7 @@ export function renderDataReport(data: DataReport, classes: readonly string[]): 
       : `<div class="thumbs">${examples
           .map(
             (e) =>
-              `<figure>${e.thumbnail ? `<img src="${e.thumbnail}" alt="">` : '<div class="muted">(not decodable)</div>'}<figcaption><code>${esc(shortUri(e.uri))}</code>${e.score === undefined || e.detail.includes("score") ? "" : ` score ${e.score.toFixed(3)}`}<br>${esc(e.detail)}</figcaption></figure>`,
+              `<figure>${e.thumbnail ? `<img src="${e.thumbnail}" alt="">` : '<div class="muted">(not decodable)</div>'}<figcaption><code>${esc(shortUri(e.uri))}</code>${e.score === undefined || e.detail.includes('score') ? '' : ` score ${e.score.toFixed(3)}`}<br>${esc(e.detail)}</figcaption></figure>`,
           )
           .join('')}</div>`;
   const balance = data.classBalance.map((c) => `<tr><td>${esc(c.className)}</td><td>${c.train}</td><td>${c.val}</td><td>${c.test}</td></tr>`).join('');
