@@ -32,6 +32,7 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
         numClasses: input.dataset.classes.length,
         widthMultiplier: input.model.widthMultiplier,
         dropout: input.model.dropout,
+        ...(input.model.patchSize !== undefined ? { patchSize: input.model.patchSize } : {}),
       };
       const paramsCount = await engine.paramsCount(spec);
       const plan = {
@@ -41,6 +42,7 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
         paramsCount,
         widthMultiplier: input.model.widthMultiplier,
         dropout: input.model.dropout,
+        ...(spec.patchSize !== undefined ? { patchSize: spec.patchSize } : {}),
       };
       const info = await store.put(runKeys(input.runId).plan, json(plan), JSON_TYPE);
       logger.info(`model ${plan.architecture}: ${paramsCount.toLocaleString('en-US')} parameters`, { runId: input.runId });

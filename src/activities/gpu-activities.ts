@@ -69,6 +69,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
         numClasses: input.plan.numClasses,
         widthMultiplier: input.plan.widthMultiplier,
         dropout: input.plan.dropout,
+        ...(input.plan.patchSize !== undefined ? { patchSize: input.plan.patchSize } : {}),
       };
       const [train, val] = await Promise.all([readShards(store, input.dataset.splits.train.indexUri), readShards(store, input.dataset.splits.val.indexUri)]);
 
@@ -79,7 +80,20 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
       } else {
         const outcome = await engine.train({
           model: spec,
-          spec: { epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, optimizer: t.optimizer, momentum: t.momentum, seed: t.seed },
+          spec: {
+            epochs: t.epochs,
+            batchSize: t.batchSize,
+            learningRate: t.learningRate,
+            optimizer: t.optimizer,
+            momentum: t.momentum,
+            nesterov: t.nesterov,
+            weightDecay: t.weightDecay,
+            loss: t.loss,
+            schedule: t.schedule,
+            ...(t.clipNorm !== undefined ? { clipNorm: t.clipNorm } : {}),
+            ...(t.earlyStopping ? { earlyStopping: t.earlyStopping } : {}),
+            seed: t.seed,
+          },
           train,
           val: val.count > 0 ? val : undefined,
           resume: resume?.checkpoint,

@@ -161,7 +161,11 @@ export const datasetConfigSchema = z
 
 export const modelConfigSchema = z
   .object({
-    architecture: z.literal('small-cnn').default('small-cnn'),
+    architecture: z
+      .enum(['small-cnn', 'mobilenet-v3-small', 'mobilenet-v3-large', 'resnet-18', 'resnet-50', 'efficientnet-b0', 'vit-tiny'])
+      .default('small-cnn'),
+    /** ViT patch size in pixels (input sides must be multiples of it). */
+    patchSize: z.number().int().min(1).max(64).optional(),
     widthMultiplier: z.number().positive().max(4).default(1),
     dropout: z.number().min(0).max(0.9).default(0.25),
   })
@@ -174,8 +178,30 @@ export const trainingConfigSchema = z
     epochs: z.number().int().min(1).max(1000).default(3),
     batchSize: z.number().int().min(1).max(4096).default(64),
     learningRate: z.number().positive().max(10).default(0.001),
-    optimizer: z.enum(['adam', 'sgd']).default('adam'),
+    optimizer: z.enum(['adam', 'adamw', 'sgd']).default('adam'),
     momentum: z.number().min(0).max(1).default(0.9),
+    nesterov: z.boolean().default(false),
+    /** L2 weight decay (decoupled for adamw). */
+    weightDecay: z.number().min(0).max(1).default(0),
+    loss: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('cross-entropy'), labelSmoothing: z.number().min(0).max(0.5).default(0) }).strict(),
+        z.object({ kind: z.literal('focal'), alpha: z.number().min(0).max(1).default(0.25), gamma: z.number().min(0).max(10).default(2) }).strict(),
+      ])
+      .default({ kind: 'cross-entropy', labelSmoothing: 0 }),
+    schedule: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('constant'), warmupEpochs: z.number().min(0).default(0) }).strict(),
+        z.object({ kind: z.literal('cosine'), warmupEpochs: z.number().min(0).default(0), minLearningRate: z.number().min(0).default(0) }).strict(),
+        z.object({ kind: z.literal('step'), warmupEpochs: z.number().min(0).default(0), stepEpochs: z.number().int().min(1), gamma: z.number().positive().max(1) }).strict(),
+      ])
+      .default({ kind: 'constant', warmupEpochs: 0 }),
+    /** Clip the global gradient norm to this value. */
+    clipNorm: z.number().positive().optional(),
+    earlyStopping: z
+      .object({ patience: z.number().int().min(1), minDelta: z.number().min(0).default(0), monitor: z.enum(['val_loss', 'val_accuracy']).default('val_loss') })
+      .strict()
+      .optional(),
     seed: z.number().int().default(42),
     /** A training attempt that stops heartbeating this long is retried on another worker. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(60),

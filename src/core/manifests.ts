@@ -108,6 +108,8 @@ export interface ModelPlan {
   paramsCount: number;
   widthMultiplier: number;
   dropout: number;
+  /** ViT patch size, when the architecture has one. */
+  patchSize?: number;
   planUri: string;
 }
 

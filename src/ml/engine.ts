@@ -18,25 +18,63 @@ export interface ImageBatchSource {
 
 export type PixelScaling = '0-1' | '-1-1';
 
+/** Architectures the model builders know. */
+export const ARCHITECTURE_NAMES = ['small-cnn', 'mobilenet-v3-small', 'mobilenet-v3-large', 'resnet-18', 'resnet-50', 'efficientnet-b0', 'vit-tiny'] as const;
+export type ArchitectureName = (typeof ARCHITECTURE_NAMES)[number];
+
 export interface ModelSpec {
-  architecture: 'small-cnn';
+  architecture: ArchitectureName;
   /** [height, width, channels] */
   inputShape: [number, number, number];
   numClasses: number;
-  /** Scales every layer's filter count. Defaults to 1. */
+  /** Scales every layer's filter count (channel width). Defaults to 1. */
   widthMultiplier?: number;
-  /** Dropout before the classifier. Defaults to 0.25. */
+  /** Dropout before the classifier. Defaults per architecture (0.25 for small-cnn). */
   dropout?: number;
+  /** ViT patch size in pixels; the input sides must be multiples of it. Defaults to 16 (4 below 64 px). */
+  patchSize?: number;
+}
+
+/** Training loss on logits. */
+export type LossSpec =
+  | { kind: 'cross-entropy'; /** 0 = hard targets; 0.1 is typical. */ labelSmoothing?: number }
+  | { kind: 'focal'; /** Class-balance weight of the positive term. Defaults to 0.25. */ alpha?: number; /** Focusing exponent. Defaults to 2. */ gamma?: number };
+
+/** Learning-rate schedule over the whole run, evaluated per step (batch). */
+export type ScheduleSpec =
+  | { kind: 'constant'; warmupEpochs?: number }
+  | { kind: 'cosine'; /** Linear warmup from ~0 over this many epochs first. */ warmupEpochs?: number; /** Final learning rate. Defaults to 0. */ minLearningRate?: number }
+  | { kind: 'step'; warmupEpochs?: number; /** Multiply by `gamma` every `stepEpochs` epochs. */ stepEpochs: number; gamma: number };
+
+export interface EarlyStoppingSpec {
+  /** Epochs without improvement before stopping. */
+  patience: number;
+  /** Smallest change that counts as improvement. Defaults to 0. */
+  minDelta?: number;
+  /** Defaults to 'val_loss'. */
+  monitor?: 'val_loss' | 'val_accuracy';
 }
 
 export interface TrainSpec {
   epochs: number;
   batchSize: number;
+  /** Peak learning rate (after warmup). */
   learningRate: number;
-  /** Defaults to 'adam'. */
-  optimizer?: 'adam' | 'sgd';
+  /** Defaults to 'adam'. 'adamw' decouples weight decay from the gradient. */
+  optimizer?: 'adam' | 'adamw' | 'sgd';
   /** For 'sgd'. Defaults to 0.9. */
   momentum?: number;
+  /** For 'sgd'. Defaults to false. */
+  nesterov?: boolean;
+  /** L2 weight decay (decoupled for 'adamw'). Defaults to 0. */
+  weightDecay?: number;
+  /** Defaults to cross-entropy without smoothing. */
+  loss?: LossSpec;
+  /** Defaults to constant. */
+  schedule?: ScheduleSpec;
+  /** Clip the global gradient norm to this value. Unset = no clipping. */
+  clipNorm?: number;
+  earlyStopping?: EarlyStoppingSpec;
   /** Seeds weight init and batch shuffling. */
   seed: number;
 }
