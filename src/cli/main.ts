@@ -25,6 +25,7 @@ program
   .option('--run-id <id>', 'name the run (re-attaches if it exists)')
   .option('--json', 'print the final result as JSON on stdout')
   .option('--no-worker', 'do not serve the task queues from this process (use remote workers)')
+  .option('--prepare-only', 'run phase 1 only: prepare the dataset and its data report')
   .action(async (opts: { config?: string; store?: string; json?: boolean; worker?: boolean; runId?: string }) => {
     process.exitCode = await runCommand(opts);
   });

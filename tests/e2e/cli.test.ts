@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encode } from 'fast-png';
+import { readMnistSplit } from '../../src/data/mnist-idx.js';
 import { startCli } from '../integration/support/cli-process.js';
 
 describe('the durable-vision command line', () => {
@@ -28,7 +30,7 @@ describe('the durable-vision command line', () => {
     expect(code).toBe(2);
     expect(output).toContain(`invalid ${file}`);
     expect(output).toMatch(/training\.epochs: .*(>=|greater than or equal to) 1 \(got 0\)/);
-    expect(output).toMatch(/training\.optimizer: .*'adam' \| 'sgd'.*\(got "adagrad"\)/);
+    expect(output).toMatch(/training\.optimizer: .*'adam' \| 'adamw' \| 'sgd'.*\(got "adagrad"\)/);
     expect(output).toMatch(/model\.widthMultiplier: .*\(got -1\)/);
     // Nothing was started: no server data, and no time spent starting one.
     expect(existsSync(join(dir, '.data'))).toBe(false);
@@ -41,6 +43,26 @@ describe('the durable-vision command line', () => {
     const { code, output } = await cli(['run', '--config', file]);
     expect(code).toBe(2);
     expect(output).toMatch(/broken\.yaml: not valid YAML at line \d+, column \d+/);
+  });
+
+  it('prepares a folder of images alone with --prepare-only, quarantining a bad file and saying so', async () => {
+    const folder = join(dir, 'images');
+    const mnist = await readMnistSplit('test');
+    for (const c of ['a', 'b']) await mkdir(join(folder, c), { recursive: true });
+    for (let i = 0; i < 24; i++) {
+      const data = mnist.pixels.subarray(i * 784, (i + 1) * 784);
+      await writeFile(join(folder, i % 2 ? 'a' : 'b', `${i}.png`), encode({ width: 28, height: 28, channels: 1, depth: 8, data }));
+    }
+    await writeFile(join(folder, 'a', 'empty.png'), new Uint8Array(0));
+    const file = join(dir, 'folder.yaml');
+    await writeFile(file, `dataset:\n  sources: [{ kind: image-folder, uri: ${JSON.stringify(folder)} }]\n  outliers: { contamination: 0 }\n`);
+    const run = await cli(['run', '--prepare-only', '--config', file, '--json', '--run-id', 'cli-prepare']);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toMatch(/25 images in: 24 accepted .*, 1 quarantined/);
+    const manifest = JSON.parse(run.stdout) as { classes: string[]; dataReportUri: string };
+    expect(manifest.classes).toEqual(['a', 'b']);
+    const report = JSON.parse(await readFile(new URL(manifest.dataReportUri), 'utf8')) as { quarantine: { reason: string; count: number }[] };
+    expect(report.quarantine).toEqual([expect.objectContaining({ reason: 'zero-byte', count: 1 })]);
   });
 
   it('runs a pipeline with its own Temporal server, prints JSON, and status finds the run afterwards', async () => {

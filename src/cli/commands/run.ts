@@ -1,12 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { TASK_QUEUES, CPU_QUEUE } from '../../core/task-queues.js';
-import type { PipelineResult } from '../../core/manifests.js';
+import type { DatasetManifest, PipelineResult } from '../../core/manifests.js';
 import { createStderrLogger } from '../../activities/logger.js';
 import { runKeys } from '../../activities/run-keys.js';
 import { createWorkers, runWorkers } from '../../workers/create-workers.js';
 import { openStore } from '../../storage/open-store.js';
-import { trainingPipelineWorkflow } from '../../workflows/pipeline-workflow.js';
+import { datasetWorkflow, trainingPipelineWorkflow } from '../../workflows/pipeline-workflow.js';
 import { loadConfig } from '../load-config.js';
 import { followProgress } from '../progress-view.js';
 import { DATA_DIR, openTemporalSession } from '../temporal-session.js';
@@ -19,6 +19,8 @@ export interface RunOptions {
   /** Serve both queues from this process. Defaults to true; false relies on remote workers. */
   worker?: boolean;
   runId?: string;
+  /** Run phase 1 only: prepare the dataset and its data report. */
+  prepareOnly?: boolean;
 }
 
 export function newRunId(now = new Date()): string {
@@ -52,8 +54,10 @@ export async function runCommand(options: RunOptions): Promise<number> {
       const workers = await createWorkers({ connection: await session.workerConnection(), namespace: session.namespace, queues: TASK_QUEUES, logger });
       workersDone = runWorkers(workers, stop.signal);
     }
+    const workflow = options.prepareOnly ? datasetWorkflow : trainingPipelineWorkflow;
+    const args = options.prepareOnly ? [{ runId, storeUri: store.baseUri, dataset: config.dataset }] : [{ runId, storeUri: store.baseUri, config }];
     const handle = await session.client.workflow
-      .start(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: store.baseUri, config }] })
+      .start(workflow as typeof trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: args as Parameters<typeof trainingPipelineWorkflow> })
       .catch(async (err: unknown) => {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         logger.info(`run ${runId} already exists; following it`);
@@ -62,17 +66,18 @@ export async function runCommand(options: RunOptions): Promise<number> {
     process.stderr.write(`run ${runId} started (store ${store.baseUri})${session.uiUrl ? `; watch it at ${session.uiUrl}/namespaces/${session.namespace}/workflows/${runId}` : ''}\n`);
     const following = new AbortController();
     const follow = followProgress(handle, process.stderr, following.signal);
-    let result: PipelineResult;
+    let result: PipelineResult | DatasetManifest;
     try {
       result = await Promise.race([
-        handle.result(),
+        handle.result() as Promise<PipelineResult | DatasetManifest>,
         new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })),
       ]);
     } finally {
       following.abort();
       await follow;
     }
-    printSummary(result);
+    if ('evaluation' in result) printSummary(result);
+    else process.stderr.write(`\nrun ${runId} prepared the dataset\n${datasetLine(result)}\n  data report       ${result.dataReportUri}\n  manifest          ${result.manifestUri}\n`);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     }
@@ -93,11 +98,17 @@ export async function runCommand(options: RunOptions): Promise<number> {
   }
 }
 
+function datasetLine(d: DatasetManifest): string {
+  const { train, val, test } = d.splits;
+  return `  data              ${d.stats.sourceImages} images in: ${d.stats.accepted} accepted (${train.count} train / ${val.count} val / ${test.count} test), ${d.stats.quarantined} quarantined${d.stats.reused ? '; prepared earlier, reused' : ''}`;
+}
+
 function printSummary(r: PipelineResult): void {
   const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
   const lines = [
     '',
     `run ${r.runId} finished`,
+    datasetLine(r.dataset),
     `  test accuracy     ${pct(r.evaluation.accuracy)} on ${r.evaluation.count} images (macro F1 ${pct(r.evaluation.macroF1)})`,
     `  training          ${r.training.epochsCompleted} epochs on ${r.training.engine}/${r.training.backend}, ${Math.round(r.training.history.at(-1)?.imagesPerSecond ?? 0)} img/s`,
     `  inference         ${Math.round(r.validation.throughputImgPerS)} img/s at batch ${r.validation.batchSize}; batch-1 latency p50 ${r.validation.latencyMs.p50.toFixed(2)} ms, p95 ${r.validation.latencyMs.p95.toFixed(2)} ms; peak RSS ${Math.round(r.validation.peakRssMb)} MB`,
