@@ -1,7 +1,11 @@
 /**
  * Optimizers from a TrainSpec, and their state as bytes, so a resumed run continues the same
  * descent: iteration count and slots (Adam m/v, momentum accumulators) in the order of the
- * variable list the training loop passes to `minimize`.
+ * variable list the training loop passes to `applyGradients`.
+ *
+ * 'adamw' is tf's Adam plus a decoupled weight decay the training loop applies after each step
+ * (see weight-decay.ts); its slots are Adam's. The learning rate is set before every step from
+ * the schedule with `setLearningRate`, so the rate given at creation only matters until then.
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
@@ -9,10 +13,12 @@ import { decodeFramed, encodeFramed } from './framed-bytes.js';
 const MAGIC = 'DVO1';
 
 export interface OptimizerSettings {
-  kind: 'adam' | 'sgd';
+  kind: 'adam' | 'adamw' | 'sgd';
   learningRate: number;
   /** For 'sgd'; 0 means plain SGD. */
   momentum: number;
+  /** For 'sgd' with momentum > 0. */
+  nesterov?: boolean;
 }
 
 interface SlotSpec {
@@ -26,6 +32,8 @@ interface OptimizerHeader {
   version: 1;
   kind: OptimizerSettings['kind'];
   momentum: number;
+  /** Absent in checkpoints written before Nesterov momentum existed (they never used it). */
+  nesterov?: boolean;
   slots: SlotSpec[];
   /**
    * Adam's running beta1^t and beta2^t. setWeights recomputes them with pow(), which differs
@@ -40,11 +48,32 @@ interface AdamInternals {
   accBeta2?: tf.Variable;
 }
 
+function usesAdam(kind: OptimizerSettings['kind']): boolean {
+  return kind === 'adam' || kind === 'adamw';
+}
+
 export function createOptimizer(settings: OptimizerSettings): tf.Optimizer {
   if (!(settings.learningRate > 0)) throw new Error(`learningRate must be > 0, got ${settings.learningRate}`);
-  if (settings.kind === 'adam') return tf.train.adam(settings.learningRate);
+  if (usesAdam(settings.kind)) return tf.train.adam(settings.learningRate);
+  if (settings.kind !== 'sgd') throw new Error(`optimizer must be 'adam', 'adamw' or 'sgd', got ${JSON.stringify(settings.kind)}`);
   if (!(settings.momentum >= 0 && settings.momentum < 1)) throw new Error(`momentum must be in [0, 1), got ${settings.momentum}`);
-  return settings.momentum > 0 ? tf.train.momentum(settings.learningRate, settings.momentum) : tf.train.sgd(settings.learningRate);
+  if (settings.nesterov === true && settings.momentum === 0) throw new Error('nesterov needs momentum > 0');
+  return settings.momentum > 0 ? tf.train.momentum(settings.learningRate, settings.momentum, settings.nesterov === true) : tf.train.sgd(settings.learningRate);
+}
+
+/**
+ * Makes the next `applyGradients` step with `learningRate`. Adam reads its `learningRate` field
+ * on every step; SGD and momentum multiply by a kept scalar that `setLearningRate` replaces.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
+  if (optimizer instanceof tf.SGDOptimizer) {
+    // MomentumOptimizer extends SGDOptimizer; replacing the scalar costs a tensor, so skip no-ops.
+    if ((optimizer as unknown as { learningRate: number }).learningRate !== learningRate) optimizer.setLearningRate(learningRate);
+  } else if (optimizer instanceof tf.AdamOptimizer) {
+    (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
+  } else {
+    throw new Error(`cannot set the learning rate of ${optimizer.getClassName()}`);
+  }
 }
 
 export async function optimizerToBytes(optimizer: tf.Optimizer, settings: OptimizerSettings): Promise<Uint8Array> {
@@ -61,9 +90,9 @@ export async function optimizerToBytes(optimizer: tf.Optimizer, settings: Optimi
   const iteration = named.find((w) => w.name === 'iter');
   iteration?.tensor.dispose();
 
-  const header: OptimizerHeader = { format: 'durable-vision/optimizer', version: 1, kind: settings.kind, momentum: settings.momentum, slots };
+  const header: OptimizerHeader = { format: 'durable-vision/optimizer', version: 1, kind: settings.kind, momentum: settings.momentum, nesterov: settings.nesterov === true, slots };
   const adam = optimizer as unknown as AdamInternals;
-  if (settings.kind === 'adam' && adam.accBeta1 !== undefined && adam.accBeta2 !== undefined) {
+  if (usesAdam(settings.kind) && adam.accBeta1 !== undefined && adam.accBeta2 !== undefined) {
     header.adamAccBeta = [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!];
   }
   const payload = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -81,8 +110,10 @@ export async function restoreOptimizer(bytes: Uint8Array, settings: OptimizerSet
   if (header.format !== 'durable-vision/optimizer' || header.version !== 1) {
     throw new Error(`optimizer bytes: expected format durable-vision/optimizer v1, got ${header.format} v${header.version}`);
   }
-  if (header.kind !== settings.kind || (settings.kind === 'sgd' && (header.momentum > 0) !== (settings.momentum > 0))) {
-    throw new Error(`checkpoint optimizer is ${header.kind} (momentum ${header.momentum}), but the run asks for ${settings.kind} (momentum ${settings.momentum})`);
+  const nesterov = header.nesterov === true;
+  if (header.kind !== settings.kind || (settings.kind === 'sgd' && ((header.momentum > 0) !== (settings.momentum > 0) || nesterov !== (settings.nesterov === true)))) {
+    throw new Error(`checkpoint optimizer is ${header.kind} (momentum ${header.momentum}, nesterov ${nesterov}), `
+      + `but the run asks for ${settings.kind} (momentum ${settings.momentum}, nesterov ${settings.nesterov === true})`);
   }
   const optimizer = createOptimizer(settings);
   const tensors: Awaited<ReturnType<tf.Optimizer['getWeights']>> = [];
