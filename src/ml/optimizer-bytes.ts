@@ -66,13 +66,17 @@ export function createOptimizer(settings: OptimizerSettings): tf.Optimizer {
  * on every step; SGD and momentum multiply by a kept scalar that `setLearningRate` replaces.
  */
 export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): void {
-  if (optimizer instanceof tf.SGDOptimizer) {
-    // MomentumOptimizer extends SGDOptimizer; replacing the scalar costs a tensor, so skip no-ops.
-    if ((optimizer as unknown as { learningRate: number }).learningRate !== learningRate) optimizer.setLearningRate(learningRate);
-  } else if (optimizer instanceof tf.AdamOptimizer) {
-    (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
+  // tf's optimizer classes answer `instanceof` by duck typing (any optimizer is an
+  // "SGDOptimizer"), so dispatch on the registered class name instead.
+  const name = optimizer.getClassName();
+  const current = optimizer as unknown as { learningRate: number };
+  if (name === 'SGD' || name === 'Momentum') {
+    // Replacing SGD's kept -lr scalar costs a tensor, so skip no-ops.
+    if (current.learningRate !== learningRate) (optimizer as tf.SGDOptimizer).setLearningRate(learningRate);
+  } else if (name === 'Adam') {
+    current.learningRate = learningRate;
   } else {
-    throw new Error(`cannot set the learning rate of ${optimizer.getClassName()}`);
+    throw new Error(`cannot set the learning rate of a ${name} optimizer`);
   }
 }
 
