@@ -65,6 +65,7 @@ export class TrainingDivergedError extends Error {
   constructor(
     message: string,
     readonly epoch: number,
+    /** 1-based global step (batch of the whole run) that diverged; StepInfo.step is 0-based. */
     readonly step: number,
     /** Epoch of the last checkpoint with finite weights; 0 when none was written. */
     readonly lastGoodEpoch: number,
