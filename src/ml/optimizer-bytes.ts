@@ -116,8 +116,9 @@ export async function restoreOptimizer(bytes: Uint8Array, settings: OptimizerSet
   }
   const nesterov = header.nesterov === true;
   if (header.kind !== settings.kind || (settings.kind === 'sgd' && ((header.momentum > 0) !== (settings.momentum > 0) || nesterov !== (settings.nesterov === true)))) {
-    throw new Error(`checkpoint optimizer is ${header.kind} (momentum ${header.momentum}, nesterov ${nesterov}), `
-      + `but the run asks for ${settings.kind} (momentum ${settings.momentum}, nesterov ${settings.nesterov === true})`);
+    const describe = (kind: string, momentum: number, useNesterov: boolean): string => `${kind} (momentum ${momentum}${useNesterov ? ', nesterov' : ''})`;
+    throw new Error(`checkpoint optimizer is ${describe(header.kind, header.momentum, nesterov)}, `
+      + `but the run asks for ${describe(settings.kind, settings.momentum, settings.nesterov === true)}`);
   }
   const optimizer = createOptimizer(settings);
   const tensors: Awaited<ReturnType<tf.Optimizer['getWeights']>> = [];
