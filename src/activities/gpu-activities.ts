@@ -74,7 +74,9 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
       const [train, val] = await Promise.all([readShards(store, input.dataset.splits.train.indexUri), readShards(store, input.dataset.splits.val.indexUri)]);
 
       let finalModel: Uint8Array;
-      if (resume && resume.checkpoint.epoch >= t.epochs) {
+      // With early stopping the engine decides which epoch's weights are final (the best), so
+      // only a plain run may take the last checkpoint as the model directly.
+      if (resume && resume.checkpoint.epoch >= t.epochs && !t.earlyStopping) {
         // Every epoch finished before the crash; only the final write was lost.
         finalModel = resume.checkpoint.model;
       } else {
@@ -124,7 +126,10 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
 
       const model = await store.put(keys.model, finalModel);
       const historyInfo = await store.put(keys.history, JSON.stringify(history, null, 2), { contentType: 'application/json' });
-      const best = history.reduce((b, h) => ((h.valAccuracy ?? h.accuracy) > (b.valAccuracy ?? b.accuracy) ? h : b), history[0] as EpochMetrics);
+      // The best epoch by the metric early stopping watches (validation loss unless told otherwise).
+      const byLoss = (t.earlyStopping?.monitor ?? 'val_accuracy') === 'val_loss';
+      const score = (h: EpochMetrics) => (byLoss ? -(h.valLoss ?? h.loss) : (h.valAccuracy ?? h.accuracy));
+      const best = history.reduce((b, h) => (score(h) > score(b) ? h : b), history[0] as EpochMetrics);
       const result: TrainResult = {
         modelUri: model.uri,
         checkpointUris,

@@ -227,7 +227,12 @@ export const pipelineConfigSchema = z
     training: trainingConfigSchema.default({}),
     validation: validationConfigSchema.default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((value, ctx) => {
+    if (value.training.earlyStopping && value.dataset.split.val === 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['training', 'earlyStopping'], message: 'early stopping watches validation metrics: set dataset.split.val above 0' });
+    }
+  });
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfigSchema>;

@@ -23,7 +23,7 @@ describe('pipeline config', () => {
     const message = (err as ConfigError).message;
     expect(message).toContain('my.yaml');
     expect(message).toMatch(/training\.epochs: .*1.*\(got 0\)/);
-    expect(message).toMatch(/training\.optimizer: .*'adam' \| 'sgd'.*\(got "adagrad"\)/);
+    expect(message).toMatch(/training\.optimizer: .*'adam' \| 'adamw' \| 'sgd'.*\(got "adagrad"\)/);
   });
 
   it('rejects unknown fields instead of ignoring a typo', () => {
@@ -33,5 +33,18 @@ describe('pipeline config', () => {
 
   it('checks the input shape', () => {
     expect(() => parsePipelineConfig({ dataset: { inputShape: [28, 28, 2] } })).toThrow(/dataset\.inputShape\.2/);
+  });
+});
+
+describe('cross-field checks', () => {
+  it('refuses early stopping without a validation split', () => {
+    expect(() => parsePipelineConfig({ dataset: { split: { val: 0 } }, training: { earlyStopping: { patience: 2 } } }, 'x.yaml')).toThrow(
+      /training\.earlyStopping: early stopping watches validation metrics: set dataset\.split\.val above 0/,
+    );
+    expect(() => parsePipelineConfig({ training: { earlyStopping: { patience: 2 } } })).not.toThrow();
+  });
+
+  it('refuses "source" and "sources" together', () => {
+    expect(() => parsePipelineConfig({ dataset: { source: { kind: 'mnist' }, sources: [{ kind: 'mnist' }] } })).toThrow(/give either "source" or "sources"/);
   });
 });
