@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { forEachBounded } from './bounded.js';
-import { ImageDecodeError, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
+import { ImageDecodeError, sharpLockBuffer, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
 import type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
+import type { ImageFormat } from './image-sniff.js';
 
 export type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
 
@@ -30,13 +31,26 @@ export interface DecodeJob {
   bgr?: Uint8Array;
 }
 
-/** The per-image part of an outcome that travels by structured clone; pixels travel packed. */
-export type WireOutcome =
-  | { ok: true; source: SourceImageInfo; sha256: string }
-  | { ok: false; reason: DecodeFailureReason; detail: string; sha256: string };
+/**
+ * The outcomes of an 'outcomes' job without their pixels (which travel packed in `pixels`), in
+ * arrays rather than an object per image: structured cloning (and then collecting) 256 small
+ * objects per job cost more than decoding a 28x28 PNG.
+ */
+export interface WireOutcomes {
+  /** Per image, `SOURCE_FIELDS` numbers: format code (-1: a bad image), width, height, channels, bit depth, has alpha, orientation (0: none). */
+  source: Int32Array<ArrayBuffer>;
+  sha256: string[];
+  /** The bad images: index in the job, reason and detail. */
+  failures: { index: number; reason: DecodeFailureReason; detail: string }[];
+}
+
+export const SOURCE_FIELDS = 7;
+
+/** Format codes of `WireOutcomes.source`. */
+export const WIRE_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'gif', 'tiff', 'avif', 'heif'];
 
 export type DecodeReply =
-  | { id: number; ok: true; pixels: ArrayBuffer; outcomes?: WireOutcome[] }
+  | { id: number; ok: true; pixels: ArrayBuffer; outcomes?: WireOutcomes }
   | { id: number; ok: false; key: string; message: string; reason?: DecodeFailureReason };
 
 interface Pending {
@@ -61,15 +75,21 @@ function tsxApiUrl(): string {
   return pathToFileURL(join(dirname(pkgPath), file)).href;
 }
 
+/** What a decode worker starts with: this thread's sharp lock, shared by every thread that decodes. */
+export interface DecodeWorkerData {
+  sharpLock: SharedArrayBuffer;
+}
+
 function startWorker(): Worker {
   const here = import.meta.url;
+  const workerData: DecodeWorkerData = { sharpLock: sharpLockBuffer() };
   if (here.endsWith('.ts')) {
     // Running from source (tsx or vitest): the worker needs the TypeScript loader too.
     const target = new URL('./decode-worker.ts', here).href;
     const code = `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
-    return new Worker(code, { eval: true });
+    return new Worker(code, { eval: true, workerData });
   }
-  return new Worker(new URL('./decode-worker.js', here));
+  return new Worker(new URL('./decode-worker.js', here), { workerData });
 }
 
 function pack(images: readonly { bytes: Uint8Array }[]): { bytes: Uint8Array<ArrayBuffer>; offsets: number[] } {
@@ -196,13 +216,28 @@ export class DecodePool {
       const { bytes, offsets } = pack(batch);
       const bgr = Uint8Array.from(batch, (item) => ((item.channelOrder ?? options.channelOrder) === 'bgr' ? 1 : 0));
       const reply = await this.post({ id: this.nextId++, kind: 'outcomes', options, keys: batch.map((i) => i.key), offsets, bytes: bytes.buffer, bgr });
-      const wire = reply.outcomes ?? [];
-      if (wire.length !== batch.length) throw new Error(`decode worker returned ${wire.length} outcomes for ${batch.length} images`);
-      wire.forEach((w, k) => {
-        outcomes[start + k] = w.ok
-          ? { ok: true, pixels: new Uint8Array(reply.pixels, k * imageBytes, imageBytes), source: w.source, sha256: w.sha256 }
-          : { ok: false, reason: w.reason, detail: w.detail, sha256: w.sha256 };
-      });
+      const wire = reply.outcomes;
+      if (!wire || wire.sha256.length !== batch.length || wire.source.length !== batch.length * SOURCE_FIELDS) {
+        throw new Error(`decode worker returned ${wire?.sha256.length ?? 0} outcomes for ${batch.length} images`);
+      }
+      const { source: s, sha256 } = wire;
+      for (let k = 0, f = 0; k < batch.length; k++, f += SOURCE_FIELDS) {
+        const format = WIRE_FORMATS[s[f] as number];
+        if (format === undefined) continue; // a bad image: filled in below
+        const source: SourceImageInfo = {
+          format,
+          width: s[f + 1] as number,
+          height: s[f + 2] as number,
+          channels: s[f + 3] as number,
+          bitDepth: s[f + 4] as number,
+          hasAlpha: s[f + 5] === 1,
+        };
+        if (s[f + 6] !== 0) source.orientation = s[f + 6] as number;
+        outcomes[start + k] = { ok: true, pixels: new Uint8Array(reply.pixels, k * imageBytes, imageBytes), source, sha256: sha256[k] as string };
+      }
+      for (const { index, reason, detail } of wire.failures) {
+        outcomes[start + index] = { ok: false, reason, detail, sha256: sha256[index] as string };
+      }
     });
     return outcomes;
   }

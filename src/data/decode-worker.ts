@@ -1,11 +1,14 @@
 /** Worker-thread side of `DecodePool`: decodes each job's images in order and packs the pixels. */
-import { parentPort } from 'node:worker_threads';
-import { decodeImage, ImageDecodeError, resolveDecodeOptions } from './decode.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { decodeImage, ImageDecodeError, resolveDecodeOptions, useSharpLock } from './decode.js';
 import { decodeOutcomeInto, type DecodeOutcome } from './decode-outcome.js';
-import type { DecodeJob, DecodeReply, WireOutcome } from './decode-pool.js';
+import { SOURCE_FIELDS, WIRE_FORMATS, type DecodeJob, type DecodeReply, type DecodeWorkerData, type WireOutcomes } from './decode-pool.js';
+import type { ImageFormat } from './image-sniff.js';
 
 const port = parentPort;
 if (!port) throw new Error('decode-worker.ts must run in a worker thread');
+const { sharpLock } = (workerData ?? {}) as Partial<DecodeWorkerData>;
+if (sharpLock instanceof SharedArrayBuffer) useSharpLock(sharpLock);
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -37,27 +40,43 @@ async function runOutcomes(job: DecodeJob): Promise<DecodeReply> {
   const imageBytes = height * width * channels;
   const out = new Uint8Array(imageBytes * job.keys.length);
   const all = new Uint8Array(job.bytes);
-  const outcomes = new Array<WireOutcome>(job.keys.length);
+  const wire: WireOutcomes = { source: new Int32Array(job.keys.length * SOURCE_FIELDS), sha256: new Array<string>(job.keys.length), failures: [] };
+  const put = (i: number, outcome: DecodeOutcome): void => {
+    wire.sha256[i] = outcome.sha256;
+    const f = i * SOURCE_FIELDS;
+    if (!outcome.ok) {
+      wire.source[f] = -1;
+      wire.failures.push({ index: i, reason: outcome.reason, detail: outcome.detail });
+      return;
+    }
+    const { source } = outcome;
+    wire.source[f] = FORMAT_CODES[source.format];
+    wire.source[f + 1] = source.width;
+    wire.source[f + 2] = source.height;
+    wire.source[f + 3] = source.channels;
+    wire.source[f + 4] = source.bitDepth;
+    wire.source[f + 5] = source.hasAlpha ? 1 : 0;
+    wire.source[f + 6] = source.orientation ?? 0;
+  };
   // The first error that is not about an image (a bug or bad options): the whole job fails.
   let failed: { key: string; err: unknown } | undefined;
   const pending = new Set<Promise<void>>();
   let current = job.keys[0] ?? '';
   try {
-    // Validated once per job.
-    const base = resolveDecodeOptions(job.options);
+    // Validated once per job. Outcomes carry the detail without the key, so the key stays out.
+    const rgb = { ...resolveDecodeOptions(job.options), bgr: false };
+    const bgr = { ...rgb, bgr: true };
     for (let i = 0; i < job.keys.length && !failed; i++) {
       const key = job.keys[i] ?? '';
       current = key;
       const bytes = all.subarray(job.offsets[i], job.offsets[i + 1]);
-      const result = decodeOutcomeInto(bytes, { ...base, key, bgr: job.bgr?.[i] === 1 }, out, i * imageBytes);
+      const result = decodeOutcomeInto(bytes, job.bgr?.[i] === 1 ? bgr : rgb, out, i * imageBytes);
       if (!(result instanceof Promise)) {
-        outcomes[i] = wire(result);
+        put(i, result);
         continue;
       }
       const settle: Promise<void> = result.then(
-        (outcome) => {
-          outcomes[i] = wire(outcome);
-        },
+        (outcome) => put(i, outcome),
         (err: unknown) => {
           failed ??= { key, err };
         },
@@ -71,20 +90,17 @@ async function runOutcomes(job: DecodeJob): Promise<DecodeReply> {
   }
   await Promise.all(pending);
   if (failed) return { id: job.id, ok: false, key: failed.key, message: describe(failed.err) };
-  return { id: job.id, ok: true, pixels: out.buffer, outcomes };
+  return { id: job.id, ok: true, pixels: out.buffer, outcomes: wire };
 }
 
-/** The outcome without its pixels, which travel packed in the job's buffer. */
-function wire(outcome: DecodeOutcome): WireOutcome {
-  return outcome.ok ? { ok: true, source: outcome.source, sha256: outcome.sha256 } : outcome;
-}
+const FORMAT_CODES = Object.fromEntries(WIRE_FORMATS.map((f, i) => [f, i])) as Record<ImageFormat, number>;
 
 port.on('message', (job: DecodeJob) => {
   const run = job.kind === 'outcomes' ? runOutcomes : runTensor;
   void run(job)
     .catch((err: unknown): DecodeReply => ({ id: job.id, ok: false, key: job.keys[0] ?? '', message: describe(err) }))
     .then((reply) => {
-      if (reply.ok) port.postMessage(reply, [reply.pixels]);
+      if (reply.ok) port.postMessage(reply, reply.outcomes ? [reply.pixels, reply.outcomes.source.buffer] : [reply.pixels]);
       else port.postMessage(reply);
     });
 });

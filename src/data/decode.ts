@@ -235,7 +235,7 @@ async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array):
   let meta: sharp.Metadata;
   try {
     // The pixel limit is checked below with a better message; metadata reads only the header.
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    meta = await sharpCall(r, format, () => sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (err) {
     throw sharpFailure(r, format, err);
   }
@@ -403,11 +403,113 @@ function flattenAndResize(r: Resolved, image: sharp.Sharp, greySource: boolean, 
   return image.resize({ width: r.width, height: r.height, fit: r.fit, background: colour, kernel }).toColourspace('srgb').raw();
 }
 
-async function runSharp(r: Resolved, format: ImageFormat, image: sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+/** Runs the pipeline `build` makes (again, alone in the process, if it fails: `sharpCall`). */
+async function runSharp(r: Resolved, format: ImageFormat, build: () => sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
   try {
-    return await image.toBuffer({ resolveWithObject: true });
+    return await sharpCall(r, format, () => build().toBuffer({ resolveWithObject: true }));
   } catch (err) {
     throw sharpFailure(r, format, err);
+  }
+}
+
+/**
+ * The lock that keeps a failed sharp call's error its own. libvips keeps ONE error buffer per
+ * process, which sharp reads and clears after a failure: when two calls fail at once (worker
+ * threads, or several images in flight on one thread), one reads both messages and the other
+ * only sharp's generic "Warning treated as error due to failOn setting", so a bad image's detail,
+ * and at times its reason, depended on what ran beside it. So every sharp call holds the lock
+ * shared, and a call that fails runs once more holding it exclusively, alone in the process; its
+ * error is reported. Int32 slots: [0] exclusive holder or claimant (0/1), [1] shared holders.
+ * The lock lives in a SharedArrayBuffer that `DecodePool` hands to its workers
+ * (`sharpLockBuffer` / `useSharpLock`). Waits are bounded: a thread that dies holding the lock
+ * (a terminated worker) delays an exclusive run by at most `LOCK_PATIENCE_MS`, then it runs anyway.
+ */
+let sharpLock = new Int32Array(new SharedArrayBuffer(8));
+const EXCLUSIVE = 0;
+const SHARED = 1;
+const LOCK_PATIENCE_MS = 5000;
+
+/** This thread's sharp lock, to hand to worker threads that decode too. */
+export function sharpLockBuffer(): SharedArrayBuffer {
+  return sharpLock.buffer as SharedArrayBuffer;
+}
+
+/** Makes this (worker) thread use the sharp lock of the thread that started it. */
+export function useSharpLock(buffer: SharedArrayBuffer): void {
+  sharpLock = new Int32Array(buffer);
+}
+
+/** `Atomics.waitAsync` (Node >= 16), which the ES2022 library typings lack. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(array: Int32Array, index: number, value: number, timeout: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/** Waits until slot `index` may no longer hold `value` (a notification or `timeout` ms). */
+async function waitWhile(index: number, value: number, timeout: number): Promise<void> {
+  const wait = waitAsync(sharpLock, index, value, timeout);
+  if (wait.async) await wait.value;
+}
+
+async function acquireShared(): Promise<void> {
+  const deadline = Date.now() + LOCK_PATIENCE_MS;
+  for (;;) {
+    if (Atomics.load(sharpLock, EXCLUSIVE) === 0) {
+      Atomics.add(sharpLock, SHARED, 1);
+      if (Atomics.load(sharpLock, EXCLUSIVE) === 0) return;
+      // An exclusive claimant came in between: step back so the shared holders can drain.
+      releaseShared();
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      Atomics.add(sharpLock, SHARED, 1);
+      return;
+    }
+    await waitWhile(EXCLUSIVE, 1, left);
+  }
+}
+
+function releaseShared(): void {
+  if (Atomics.sub(sharpLock, SHARED, 1) === 1) Atomics.notify(sharpLock, SHARED);
+}
+
+async function acquireExclusive(): Promise<boolean> {
+  const deadline = Date.now() + LOCK_PATIENCE_MS;
+  while (Atomics.compareExchange(sharpLock, EXCLUSIVE, 0, 1) !== 0) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await waitWhile(EXCLUSIVE, 1, left);
+  }
+  for (;;) {
+    const holders = Atomics.load(sharpLock, SHARED);
+    const left = deadline - Date.now();
+    if (holders <= 0 || left <= 0) return true;
+    await waitWhile(SHARED, holders, left);
+  }
+}
+
+function releaseExclusive(): void {
+  Atomics.store(sharpLock, EXCLUSIVE, 0);
+  Atomics.notify(sharpLock, EXCLUSIVE);
+}
+
+/**
+ * Runs one sharp call under the lock: shared first; if it fails, once more alone in the process
+ * (exclusive), and that run's outcome stands. Bad images are rare, so the second run is too.
+ */
+async function sharpCall<T>(r: Resolved, format: ImageFormat, call: () => Promise<T>): Promise<T> {
+  await acquireShared();
+  try {
+    return await call();
+  } catch {
+    // Run again below, alone, so the error read is this call's own.
+  } finally {
+    releaseShared();
+  }
+  const exclusive = await acquireExclusive();
+  try {
+    return await call();
+  } finally {
+    if (exclusive) releaseExclusive();
   }
 }
 
@@ -425,16 +527,16 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
   let output: { data: Buffer; info: sharp.OutputInfo };
   if (source.bitDepth === 16) {
     // Two steps, so 16-bit samples are reduced by `reduce16To8` (sharp keeps the high byte).
-    const wide = await runSharp(r, format, sharpInput(r, bytes, srgbProfile).rotate().toColourspace(greySource ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }));
+    const wide = await runSharp(r, format, () => sharpInput(r, bytes, srgbProfile).rotate().toColourspace(greySource ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }));
     const { width, height, channels } = wide.info;
     const aligned = wide.data.byteOffset % 2 === 0 ? wide.data : Buffer.from(wide.data);
     const samples = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
     const hasAlpha = channels === 2 || channels === 4;
     const narrow = reduce16To8(samples, width * height, channels, hasAlpha);
-    const raw = sharp(narrow, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
-    output = await runSharp(r, format, flattenAndResize(r, raw, greySource, hasAlpha, shrinks(r, width, height)));
+    const raw = (): sharp.Sharp => sharp(narrow, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
+    output = await runSharp(r, format, () => flattenAndResize(r, raw(), greySource, hasAlpha, shrinks(r, width, height)));
   } else {
-    output = await runSharp(r, format, flattenAndResize(r, sharpInput(r, bytes, srgbProfile).rotate(), greySource, source.hasAlpha, shrinking));
+    output = await runSharp(r, format, () => flattenAndResize(r, sharpInput(r, bytes, srgbProfile).rotate(), greySource, source.hasAlpha, shrinking));
   }
   const { data, info } = output;
   if (info.width !== r.width || info.height !== r.height) {

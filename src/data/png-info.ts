@@ -75,73 +75,95 @@ function ihdrProblem(h: PngHeader, compression: number, filter: number): string 
   return undefined;
 }
 
+/** Big-endian uint32 at `at` (the caller has checked the bounds). */
+function u32(bytes: Uint8Array, at: number): number {
+  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
+}
+
+function bad(header: PngHeader | undefined, reason: 'truncated' | 'corrupt', detail: string): PngInspection {
+  return header ? { ok: false, reason, detail, header } : { ok: false, reason, detail };
+}
+
+/** Chunk types as big-endian uint32s, compared without making strings. */
+const IHDR = 0x49484452;
+const PLTE = 0x504c5445;
+const TRNS = 0x74524e53;
+const ICCP = 0x69434350;
+const IDAT = 0x49444154;
+const IEND = 0x49454e44;
+
 /**
  * Walks every chunk of a PNG (the signature already matched): truncated when the file ends
  * before IEND or a chunk runs past the end, corrupt when a CRC, the chunk order or IHDR is wrong.
+ * Called once per image by the decoders, so the loop makes no closures and no strings for the
+ * common chunks (a 28x28 MNIST file: ~1 us).
  */
 export function inspectPng(bytes: Uint8Array): PngInspection {
   const n = bytes.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: PngHeader | undefined;
   const chunks = new Set<string>();
   const idat: ByteRange[] = [];
   let plte: ByteRange | undefined;
   let trns: ByteRange | undefined;
   let iccp: ByteRange | undefined;
-  const bad = (reason: 'truncated' | 'corrupt', detail: string): PngInspection =>
-    header ? { ok: false, reason, detail, header } : { ok: false, reason, detail };
   let offset = 8;
   for (;;) {
     if (offset + 12 > n) {
-      if (offset === n) return bad('truncated', `PNG ends after ${fmt(n)} bytes: no IEND chunk`);
-      return bad('truncated', `PNG ends after ${fmt(n)} bytes, inside the chunk header at byte ${fmt(offset)}: no IEND chunk`);
+      if (offset === n) return bad(header, 'truncated', `PNG ends after ${fmt(n)} bytes: no IEND chunk`);
+      return bad(header, 'truncated', `PNG ends after ${fmt(n)} bytes, inside the chunk header at byte ${fmt(offset)}: no IEND chunk`);
     }
-    const length = view.getUint32(offset, false);
-    const type = chunkType(bytes, offset + 4);
-    if (![0, 1, 2, 3].every((i) => isLetter(bytes[offset + 4 + i] ?? 0))) {
-      return bad('corrupt', `PNG chunk at byte ${fmt(offset)} has an invalid type ${JSON.stringify(type)}`);
+    const length = u32(bytes, offset);
+    const code = u32(bytes, offset + 4);
+    if (!(isLetter(bytes[offset + 4] as number) && isLetter(bytes[offset + 5] as number) && isLetter(bytes[offset + 6] as number) && isLetter(bytes[offset + 7] as number))) {
+      return bad(header, 'corrupt', `PNG chunk at byte ${fmt(offset)} has an invalid type ${JSON.stringify(chunkType(bytes, offset + 4))}`);
     }
     const dataStart = offset + 8;
     const end = dataStart + length + 4;
     if (length > 0x7fffffff || end > n) {
-      return bad('truncated', `PNG ends after ${fmt(n)} of at least ${fmt(end)} bytes: the ${type} chunk at byte ${fmt(offset)} runs past the end (no IEND chunk)`);
+      return bad(header, 'truncated', `PNG ends after ${fmt(n)} of at least ${fmt(end)} bytes: the ${chunkType(bytes, offset + 4)} chunk at byte ${fmt(offset)} runs past the end (no IEND chunk)`);
     }
-    const stored = view.getUint32(dataStart + length, false);
+    const stored = u32(bytes, dataStart + length);
     const computed = crc32(bytes.subarray(offset + 4, dataStart + length));
     if (stored !== computed) {
-      return bad('corrupt', `PNG ${type} chunk at byte ${fmt(offset)} fails its CRC check (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${computed.toString(16).padStart(8, '0')})`);
+      return bad(header, 'corrupt', `PNG ${chunkType(bytes, offset + 4)} chunk at byte ${fmt(offset)} fails its CRC check (stored 0x${stored.toString(16).padStart(8, '0')}, computed 0x${computed.toString(16).padStart(8, '0')})`);
     }
-    if (offset === 8 && type !== 'IHDR') return bad('corrupt', `PNG starts with a ${type} chunk instead of IHDR`);
-    if (type === 'IHDR') {
-      if (header) return bad('corrupt', `PNG has a second IHDR chunk at byte ${fmt(offset)}`);
-      if (length !== 13) return bad('corrupt', `PNG IHDR chunk is ${length} bytes long instead of 13`);
+    if (offset === 8 && code !== IHDR) return bad(header, 'corrupt', `PNG starts with a ${chunkType(bytes, offset + 4)} chunk instead of IHDR`);
+    if (code === IDAT) {
+      idat.push([dataStart, dataStart + length]);
+      if (idat.length === 1) chunks.add('IDAT');
+    } else if (code === IHDR) {
+      if (header) return bad(header, 'corrupt', `PNG has a second IHDR chunk at byte ${fmt(offset)}`);
+      if (length !== 13) return bad(header, 'corrupt', `PNG IHDR chunk is ${length} bytes long instead of 13`);
       const h: PngHeader = {
-        width: view.getUint32(dataStart, false),
-        height: view.getUint32(dataStart + 4, false),
+        width: u32(bytes, dataStart),
+        height: u32(bytes, dataStart + 4),
         bitDepth: bytes[dataStart + 8] ?? 0,
         colorType: bytes[dataStart + 9] ?? 0,
         interlace: bytes[dataStart + 12] ?? 0,
       };
       const problem = ihdrProblem(h, bytes[dataStart + 10] ?? 0, bytes[dataStart + 11] ?? 0);
-      if (problem) return bad('corrupt', `PNG ${problem}`);
+      if (problem) return bad(header, 'corrupt', `PNG ${problem}`);
       header = h;
-    } else if (type === 'PLTE') {
-      if (length === 0 || length % 3 !== 0 || length > 768) return bad('corrupt', `PNG PLTE chunk is ${length} bytes long, not 3 per entry for 1-256 entries`);
-      plte = [dataStart, dataStart + length];
-    } else if (type === 'tRNS') {
-      trns = [dataStart, dataStart + length];
-    } else if (type === 'iCCP') {
-      iccp ??= [dataStart, dataStart + length];
-    } else if (type === 'IDAT') {
-      idat.push([dataStart, dataStart + length]);
+      chunks.add('IHDR');
+    } else if (code === IEND) {
+      chunks.add('IEND');
+      break;
+    } else {
+      if (code === PLTE) {
+        if (length === 0 || length % 3 !== 0 || length > 768) return bad(header, 'corrupt', `PNG PLTE chunk is ${length} bytes long, not 3 per entry for 1-256 entries`);
+        plte = [dataStart, dataStart + length];
+      } else if (code === TRNS) {
+        trns = [dataStart, dataStart + length];
+      } else if (code === ICCP) {
+        iccp ??= [dataStart, dataStart + length];
+      }
+      chunks.add(chunkType(bytes, offset + 4));
     }
-    chunks.add(type);
     offset = end;
-    if (type === 'IEND') break;
   }
-  if (!header) return bad('corrupt', 'PNG has no IHDR chunk');
-  if (idat.length === 0) return bad('corrupt', 'PNG has no IDAT chunk: there is no image data');
-  if (header.colorType === 3 && !plte) return bad('corrupt', 'PNG palette image has no PLTE chunk');
+  if (!header) return bad(header, 'corrupt', 'PNG has no IHDR chunk');
+  if (idat.length === 0) return bad(header, 'corrupt', 'PNG has no IDAT chunk: there is no image data');
+  if (header.colorType === 3 && !plte) return bad(header, 'corrupt', 'PNG palette image has no PLTE chunk');
   const info: PngInfo = { ...header, chunks, idat };
   if (plte) info.plte = plte;
   if (trns) info.trns = trns;

@@ -69,6 +69,26 @@ describe('decodeImage quarantine reasons', () => {
     }
   });
 
+  it('reports the same reason and detail for a bad image whatever fails beside it', async () => {
+    // libvips has one error buffer per process: concurrent failures used to swap messages.
+    const bad = (await badImages()).filter((b) => ['garbage-idat.png', 'scrambled.jpg', 'cut-short.webp', 'cut-short.gif', 'cut-short.tif'].includes(b.name));
+    expect(bad).toHaveLength(5);
+    const alone: string[] = [];
+    for (const b of bad) {
+      const err = await failure(b.bytes, { height: 20, width: 20, channels: 3, ...BAD_IMAGE_LIMITS });
+      alone.push(`${err.reason}: ${err.detail}`);
+    }
+    for (let round = 0; round < 3; round++) {
+      const together = await Promise.all(
+        [...bad, ...bad, ...bad].map(async (b) => {
+          const err = await failure(b.bytes, { height: 20, width: 20, channels: 3, ...BAD_IMAGE_LIMITS });
+          return `${err.reason}: ${err.detail}`;
+        }),
+      );
+      expect(together).toEqual([...alone, ...alone, ...alone]);
+    }
+  });
+
   it('gives specific details for each reason', async () => {
     const bad = Object.fromEntries((await badImages()).map((b) => [b.name, b.bytes]));
     const detail = async (name: string) => (await failure(bad[name] ?? new Uint8Array(), { height: 8, width: 8, channels: 1, ...BAD_IMAGE_LIMITS })).detail;
