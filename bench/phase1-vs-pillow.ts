@@ -2,7 +2,7 @@
  * Phase-1 throughput against Pillow: decode + resize + augment (horizontal flip), images per
  * second, with Pillow doing the same work on the same files in the same run.
  *
- *   node bin/run-ts.mjs bench/phase1-vs-pillow.ts [mnistImages=10000] [photoPasses=20]
+ *   node bin/run-ts.mjs bench/phase1-vs-pillow.ts [mnistImages=10000] [photoPasses=20] [rounds=3]
  *
  * Workloads (both sides read the same files from disk):
  * A. `mnistImages` MNIST training digits written as 28x28 grey PNGs (fast-png) to a temp folder:
@@ -13,13 +13,21 @@
  *
  * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes`, one worker thread per
  * core, chunk by chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on
- * the main thread, and `augmentImage` flipping each decoded image there. Pillow: bench/pillow_phase1.py
- * under Debian's python3 with python3-pil (`PYTHON` overrides), open / convert / resize(BILINEAR)
- * / transpose(FLIP_LEFT_RIGHT) on ONE thread, as Pillow gives no parallelism by itself. Each
- * side runs in a child process of its own, so each reported peak RSS (getrusage maxrss) is that
- * workload's alone; both timings leave out process start-up (ours reports its pool's separately).
- * Resizing kernels differ: Pillow is asked for bilinear; ours resizes with whatever the decode
- * path uses (sharp's default is Lanczos-3), so ours does at least as much arithmetic.
+ * the main thread, and `augmentImage` flipping each decoded image there. Every image also gets
+ * what phase 1 needs beyond Pillow's work: its sha256, the quarantine checks (PNG chunk CRCs,
+ * JPEG marker walk, size limits) and colour management of non-sRGB profiles.
+ * Pillow: bench/pillow_phase1.py under Debian's python3 with python3-pil (`PYTHON` overrides),
+ * open / convert / resize(BILINEAR) / transpose(FLIP_LEFT_RIGHT) on ONE thread, as Pillow gives
+ * no parallelism by itself. Resizing: both shrink with a triangle (bilinear) filter widened by
+ * the shrink factor; ours enlarges (MNIST 28 -> 32) with sharp's bicubic, Pillow bilinearly.
+ *
+ * Method: each side runs in a child process of its own (peak RSS is that child's VmHWM), which
+ * times two passes over the whole list, leaving out process start-up (ours reports its pool's
+ * separately): pass 1 starts cold (V8 still compiling the decode code, ~150-300 ms of CPU over
+ * three threads), pass 2 is the steady state a long phase-1 run sees. `rounds` rounds alternate
+ * the two sides, so a burst of other work on the shared machine hits both alike; each side's
+ * best pass counts. The target is checked on the steady pass; the cold ratio is printed beside
+ * it. CPU per image (user + system, all threads) shows the work done whatever the machine's load.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -208,7 +216,22 @@ function augmentOnly(shape: ImageShape, count: number, policy = augmentationPoli
 
 const mib = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
 
-export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20, log: (line: string) => void = console.log): Promise<boolean> {
+/** Each side's best rate in pass `pass` over the rounds, its CPU per image, and their ratio. */
+function compare(ours: SideResult[], pillow: SideResult[], pass: number) {
+  const rates = (side: SideResult[]): number[] => side.map((r) => r.images / (r.passes[pass]?.seconds ?? NaN));
+  const best = (side: SideResult[]): { rate: number; cpu: string } => {
+    const all = rates(side);
+    const i = all.indexOf(Math.max(...all));
+    const r = side[i];
+    return { rate: all[i] ?? NaN, cpu: `${(((r?.passes[pass]?.cpuSeconds ?? NaN) / (r?.images ?? NaN)) * 1e6).toFixed(0)} us CPU/img` };
+  };
+  const o = best(ours);
+  const p = best(pillow);
+  const list = (side: SideResult[]): string => rates(side).map((r) => r.toFixed(0)).join(' ');
+  return { ours: o.rate, oursCpu: o.cpu, pillow: p.rate, pillowCpu: p.cpu, ratio: o.rate / p.rate, oursRuns: list(ours), pillowRuns: list(pillow) };
+}
+
+export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20, log: (line: string) => void = console.log, rounds = 3): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'dv-bench-phase1-'));
   try {
     const workloads: Workload[] = [
@@ -222,26 +245,31 @@ export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20
     for (const [w, workload] of workloads.entries()) {
       const listFile = join(dir, `list-${w}.json`);
       await writeFile(listFile, JSON.stringify(workload.files));
-      const ours = await runOurs(listFile, workload.shape);
-      const pillow = await runPillow(listFile, workload.shape);
-      const rate = (side: SideResult, pass: number): number => side.images / (side.passes[pass]?.seconds ?? NaN);
-      const cpuPerImage = (side: SideResult, pass: number): string => `${(((side.passes[pass]?.cpuSeconds ?? NaN) / side.images) * 1e6).toFixed(0)} us`;
-      const ratios = ours.passes.map((_, pass) => rate(ours, pass) / rate(pillow, pass));
-      const steady = ratios[PASSES - 1] ?? NaN;
-      const bounded = ours.maxRssKiB / 1024 < RSS_LIMIT_MIB && pillow.maxRssKiB / 1024 < RSS_LIMIT_MIB;
-      const pass = steady >= workload.target && bounded;
+      // Rounds alternate the two sides, so a burst of other work on the machine hits both alike;
+      // each side's best pass counts (the least disturbed by other processes).
+      const ours: OursResult[] = [];
+      const pillow: PillowResult[] = [];
+      for (let round = 0; round < rounds; round++) {
+        ours.push(await runOurs(listFile, workload.shape));
+        pillow.push(await runPillow(listFile, workload.shape));
+      }
+      const cold = compare(ours, pillow, 0);
+      const steady = compare(ours, pillow, PASSES - 1);
+      const peakOurs = Math.max(...ours.map((r) => r.maxRssKiB));
+      const peakPillow = Math.max(...pillow.map((r) => r.maxRssKiB));
+      const bounded = peakOurs / 1024 < RSS_LIMIT_MIB && peakPillow / 1024 < RSS_LIMIT_MIB;
+      const pass = steady.ratio >= workload.target && bounded;
       allPass &&= pass;
       log(workload.name);
-      log(`  ours: ${ours.workers} workers, pool start-up ${ours.startupSeconds.toFixed(2)} s not counted; Pillow ${pillow.pillow}, 1 thread`);
-      for (let p = 0; p < PASSES; p++) {
-        log(
-          `  pass ${p + 1}${p === 0 ? ' (cold)  ' : ' (steady)'}: ours ${rate(ours, p).toFixed(0).padStart(6)} img/s (${cpuPerImage(ours, p)} CPU/img, all threads)` +
-            `   Pillow ${rate(pillow, p).toFixed(0).padStart(6)} img/s (${cpuPerImage(pillow, p)} CPU/img)   ratio ${(ratios[p] ?? NaN).toFixed(2)}x`,
-        );
+      log(`  ours: ${ours[0]?.workers} workers (pool start-up ${ours.map((r) => r.startupSeconds.toFixed(2)).join('/')} s, not counted); Pillow ${pillow[0]?.pillow}, 1 thread; best of ${rounds} alternating rounds`);
+      for (const [label, c] of [['pass 1 (cold)  ', cold], ['pass 2 (steady)', steady]] as const) {
+        log(`  ${label}: ours ${c.ours.toFixed(0).padStart(6)} img/s (${c.oursCpu}, all threads)   Pillow ${c.pillow.toFixed(0).padStart(6)} img/s (${c.pillowCpu})   ratio ${c.ratio.toFixed(2)}x`);
+        log(`                   rounds: ours ${c.oursRuns}; Pillow ${c.pillowRuns}`);
       }
-      log(`  steady-state ratio ${steady.toFixed(2)}x, target >= ${workload.target}x: ${steady >= workload.target ? 'PASS' : 'FAIL'} (cold pass: ${(ratios[0] ?? NaN).toFixed(2)}x)`);
-      log(`  peak RSS ours ${mib(ours.maxRssKiB)}, Pillow ${mib(pillow.maxRssKiB)} (limit ${RSS_LIMIT_MIB} MiB each: ${bounded ? 'PASS' : 'FAIL'})`);
+      log(`  steady-state ratio ${steady.ratio.toFixed(2)}x, target >= ${workload.target}x: ${steady.ratio >= workload.target ? 'PASS' : 'FAIL'} (cold pass: ${cold.ratio.toFixed(2)}x)`);
+      log(`  peak RSS ours ${mib(peakOurs)}, Pillow ${mib(peakPillow)} (limit ${RSS_LIMIT_MIB} MiB each: ${bounded ? 'PASS' : 'FAIL'})`);
     }
+    log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     log('augmentation alone, one thread (rotation 10, shift 0.1, zoom 0.1 / flip):');
     for (const [shape, count] of [[[28, 28, 1], 5000], [[224, 224, 3], 50]] as [ImageShape, number][]) {
       log(`  ${shape.join('x').padEnd(9)} ${augmentOnly(shape, count).toFixed(0).padStart(7)} img/s affine, ${augmentOnly(shape, count, FLIP).toFixed(0).padStart(7)} img/s flip`);
@@ -281,7 +309,7 @@ if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.m
     const shape: ImageShape = [positiveInt(h, 0, 'height'), positiveInt(w, 0, 'width'), positiveInt(c, 0, 'channels')];
     console.log(JSON.stringify(await oursChild(listFile, shape)));
   } else {
-    const passed = await benchPhase1VsPillow(positiveInt(args[0], 10_000, 'mnistImages'), positiveInt(args[1], 20, 'photoPasses'));
+    const passed = await benchPhase1VsPillow(positiveInt(args[0], 10_000, 'mnistImages'), positiveInt(args[1], 20, 'photoPasses'), console.log, positiveInt(args[2], 3, 'rounds'));
     process.exitCode = passed ? 0 : 1;
   }
 }

@@ -400,7 +400,10 @@ function flattenAndResize(r: Resolved, image: sharp.Sharp, greySource: boolean, 
   if (greySource && !isGrey(r.background)) image.pipelineColourspace('srgb');
   if (hasAlpha) image.flatten({ background: colour });
   const kernel = shrinking ? sharp.kernel.linear : sharp.kernel.lanczos3;
-  return image.resize({ width: r.width, height: r.height, fit: r.fit, background: colour, kernel }).toColourspace('srgb').raw();
+  // The background only shows in 'contain' letterboxing; sharp parses a colour on every call.
+  const resize: sharp.ResizeOptions = { width: r.width, height: r.height, fit: r.fit, kernel };
+  if (r.fit === 'contain') resize.background = colour;
+  return image.resize(resize).toColourspace('srgb').raw();
 }
 
 /** Runs the pipeline `build` makes (again, alone in the process, if it fails: `sharpCall`). */
