@@ -1,0 +1,161 @@
+/**
+ * Transfer learning demonstration (issue #4).
+ *
+ * Part 1: a small CNN trained on Fashion-MNIST (clothing) is the backbone, cut at 'flatten' (the 1,600 conv features),
+ * for MNIST digits with only 1,000 training images: (a) frozen backbone + new head, (b) the same
+ * with progressive unfreezing, (c) the same architecture from scratch on the same 1,000 images,
+ * same epochs. All evaluated on the 10,000 MNIST test images.
+ *
+ * Part 2: nsfwjs@4.3.0's MobileNetV2 (ImageNet weights fine-tuned by nsfwjs for 5 content
+ * classes: drawing, hentai, neutral, porn, sexy) cut at 'out_relu' (1280-d) at 96x96x3, as a
+ * frozen feature extractor + head on MNIST digits resized to 96x96x3, vs the same MobileNetV2
+ * topology randomly initialised and trained whole.
+ *
+ * Needs Fashion-MNIST: node scripts/install-fashion-mnist.mjs
+ * Run: node bin/run-ts.mjs bench/transfer-fashion-to-mnist.ts
+ * Sizes: FASHION_COUNT (20000), FASHION_EPOCHS (2), EPOCHS (8), MNV2_EPOCHS (3), MNV2_TEST (1000).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { type MnistSplitData, readFashionMnistSplit, readMnistSplit } from '../src/data/mnist-idx.js';
+import { initBackend } from '../src/ml/backend.js';
+import type { ImageBatchSource, ModelSpec, TrainSpec } from '../src/ml/engine.js';
+import { modelFromBytes } from '../src/ml/model-bytes.js';
+import { evaluate, runTraining } from '../src/ml/train-loop.js';
+import { loadLayersModelFromFiles, modelArtifacts, nsfwjsMobileNetV2Artifacts, writeModelFiles } from '../src/ml/transfer.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const FASHION_COUNT = env('FASHION_COUNT', 20_000);
+const FASHION_EPOCHS = env('FASHION_EPOCHS', 2);
+const EPOCHS = env('EPOCHS', 8);
+const MNV2_EPOCHS = env('MNV2_EPOCHS', 3);
+const MNV2_TEST = env('MNV2_TEST', 1000);
+const FEW = 1000;
+const LR = env('LR', 2e-3);
+/** 'mnist' (parts 1-2 only), 'mobilenet' (part 3 only) or both. */
+const PART = process.env.PART ?? 'all';
+
+function source(data: MnistSplitData, count: number): ImageBatchSource {
+  const n = Math.min(count, data.count);
+  const size = data.rows * data.cols;
+  return {
+    images: data.pixels.slice(0, n * size),
+    labels: Int32Array.from(data.labels.subarray(0, n)),
+    count: n,
+    shape: [data.rows, data.cols, 1],
+    scaling: '0-1',
+  };
+}
+
+/** Grey 28x28 images as bilinear-resized `side`x`side`x3 uint8 images. */
+function toRgb(src: ImageBatchSource, side: number): ImageBatchSource {
+  const [h, w] = src.shape;
+  const out = new Uint8Array(src.count * side * side * 3);
+  for (let start = 0; start < src.count; start += 100) {
+    const n = Math.min(100, src.count - start);
+    const values = tf.tidy(() => {
+      const grey = tf.tensor4d(src.images.subarray(start * h * w, (start + n) * h * w), [n, h, w, 1], 'float32');
+      return tf.image.resizeBilinear(grey, [side, side]).tile([1, 1, 1, 3]).round().clipByValue(0, 255);
+    });
+    out.set(values.dataSync(), start * side * side * 3);
+    values.dispose();
+  }
+  return { images: out, labels: src.labels, count: src.count, shape: [side, side, 3], scaling: '0-1' };
+}
+
+async function trainAndTest(label: string, model: ModelSpec, spec: TrainSpec, train: ImageBatchSource, test: ImageBatchSource): Promise<{ label: string; accuracy: number; loss: number; seconds: number; trainAcc: number }> {
+  const started = performance.now();
+  const outcome = await runTraining({ model, spec, train, onEpochEnd: () => Promise.resolve() });
+  const trained = await modelFromBytes(outcome.model);
+  const metrics = evaluate(trained, test);
+  trained.dispose();
+  const seconds = (performance.now() - started) / 1000;
+  const result = { label, accuracy: metrics.accuracy, loss: metrics.loss, seconds, trainAcc: outcome.history.at(-1)?.accuracy ?? NaN };
+  console.log(`  ${label}: test accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)}, ${seconds.toFixed(1)} s`);
+  return result;
+}
+
+function table(title: string, rows: Awaited<ReturnType<typeof trainAndTest>>[]): void {
+  console.log(`\n${title}`);
+  console.log(`${'run'.padEnd(52)} ${'test acc'.padStart(9)} ${'test loss'.padStart(10)} ${'train acc'.padStart(10)} ${'seconds'.padStart(8)}`);
+  for (const r of rows) {
+    console.log(`${r.label.padEnd(52)} ${`${(r.accuracy * 100).toFixed(2)}%`.padStart(9)} ${r.loss.toFixed(4).padStart(10)} ${`${(r.trainAcc * 100).toFixed(1)}%`.padStart(10)} ${r.seconds.toFixed(1).padStart(8)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  await initBackend('wasm');
+  const dir = mkdtempSync(join(tmpdir(), 'dv-transfer-bench-'));
+  try {
+    const mnistTest = await readMnistSplit('test');
+    const few = source(await readMnistSplit('train'), FEW);
+    if (PART !== 'mobilenet') await transferFromFashion(dir, few, source(mnistTest, 10_000));
+    if (PART !== 'mnist') await mobileNet(dir, few, mnistTest);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function transferFromFashion(dir: string, few: ImageBatchSource, test: ImageBatchSource): Promise<void> {
+  {
+    const fashion = await readFashionMnistSplit('train');
+    
+    // 1. The backbone: small-cnn on Fashion-MNIST.
+    console.log(`Fashion-MNIST backbone: small-cnn, ${FASHION_COUNT} images, ${FASHION_EPOCHS} epochs`);
+    const fashionSpec: ModelSpec = { architecture: 'small-cnn', inputShape: [28, 28, 1], numClasses: 10 };
+    const started = performance.now();
+    const fashionOutcome = await runTraining({
+      model: fashionSpec, spec: { epochs: FASHION_EPOCHS, batchSize: 64, learningRate: 1e-3, seed: 11 },
+      train: source(fashion, FASHION_COUNT), onEpochEnd: (r) => Promise.resolve(void console.log(`  epoch ${r.epoch}: loss ${r.loss.toFixed(4)}, accuracy ${(r.accuracy * 100).toFixed(2)}%`)),
+    });
+    const fashionModel = await modelFromBytes(fashionOutcome.model);
+    const fashionTest = evaluate(fashionModel, source(await readFashionMnistSplit('test'), 10_000));
+    const fashionUri = await writeModelFiles(await modelArtifacts(fashionModel), join(dir, 'fashion'));
+    fashionModel.dispose();
+    console.log(`  Fashion-MNIST test accuracy ${(fashionTest.accuracy * 100).toFixed(2)}% (${((performance.now() - started) / 1000).toFixed(1)} s); saved as ${fashionUri}`);
+
+    // 2. MNIST with 1,000 images.
+    console.log(`\nMNIST, ${FEW} training images, ${EPOCHS} epochs each, tested on ${test.count}`);
+    const spec: TrainSpec = { epochs: EPOCHS, batchSize: 32, learningRate: LR, seed: 7 };
+    const transfer: ModelSpec = { architecture: 'small-cnn', inputShape: [28, 28, 1], numClasses: 10, dropout: 0.25, backbone: { uri: fashionUri, cutLayer: 'flatten' } };
+    const rows = [
+      await trainAndTest('(a) Fashion backbone frozen (cut at flatten) + head', transfer, spec, few, test),
+      await trainAndTest('(b) same, unfreezing conv2 after 2, all after 4 epochs', transfer, {
+        ...spec, unfreeze: [{ afterEpochs: 2, layers: 1, learningRateScale: 0.3 }, { afterEpochs: 4, layers: 'all', learningRateScale: 0.1 }],
+      }, few, test),
+      await trainAndTest('(c) small-cnn from scratch', { architecture: 'small-cnn', inputShape: [28, 28, 1], numClasses: 10, dropout: 0.25 }, spec, few, test),
+    ];
+    table(`Fashion-MNIST -> MNIST transfer vs from scratch (${FEW} MNIST training images, ${EPOCHS} epochs, 10,000 test images)`, rows);
+  }
+}
+
+async function mobileNet(dir: string, few: ImageBatchSource, mnistTest: MnistSplitData): Promise<void> {
+  {
+
+    // 3. MobileNetV2 (nsfwjs) at 96x96x3.
+    console.log(`\nMobileNetV2 (nsfwjs@4.3.0: ImageNet, fine-tuned for 5 content classes) at 96x96x3 on ${FEW} MNIST digits, ${MNV2_EPOCHS} epochs, tested on ${MNV2_TEST}`);
+    const artifacts = await nsfwjsMobileNetV2Artifacts();
+    const mnv2Uri = await writeModelFiles(artifacts, join(dir, 'mobilenet_v2'));
+    const random = await loadLayersModelFromFiles(mnv2Uri, { inputShape: [96, 96, 3], cutLayer: 'out_relu', randomInit: true });
+    const randomUri = await writeModelFiles(await modelArtifacts(random), join(dir, 'mobilenet_v2_random'));
+    random.dispose();
+    const rgbTrain = toRgb(few, 96);
+    const rgbTest = toRgb(source(mnistTest, MNV2_TEST), 96);
+    const mnv2Spec: TrainSpec = { epochs: MNV2_EPOCHS, batchSize: 32, learningRate: 1e-3, seed: 5 };
+    const mnv2Rows = [
+      await trainAndTest('(d) MobileNetV2 frozen at out_relu + head', { architecture: 'small-cnn', inputShape: [96, 96, 3], numClasses: 10, backbone: { uri: mnv2Uri, cutLayer: 'out_relu' } }, mnv2Spec, rgbTrain, rgbTest),
+    ];
+    try {
+      mnv2Rows.push(await trainAndTest('(e) MobileNetV2 random init, all layers trained', {
+        architecture: 'small-cnn', inputShape: [96, 96, 3], numClasses: 10, backbone: { uri: randomUri, cutLayer: 'out_relu' },
+      }, { ...mnv2Spec, unfreeze: [{ afterEpochs: 0, layers: 'all' }] }, rgbTrain, rgbTest));
+    } catch (error) {
+      console.log(`  (e) from scratch failed: ${(error as Error).message}`);
+    }
+    table(`MobileNetV2 (nsfwjs) features vs from scratch (${FEW} MNIST digits at 96x96x3, ${MNV2_EPOCHS} epochs, ${MNV2_TEST} test images)`, mnv2Rows);
+  }
+}
+
+await main();
