@@ -57,6 +57,7 @@ const CASES: Case[] = [
 interface Measured {
   trainImgPerS: number;
   inferImgPerS: number;
+  /** Trainable parameters (batch-norm moving statistics excluded on both sides). */
   params: number;
   /** What ran it: backend and threads, or the torch version. */
   runtime: string;
@@ -93,10 +94,14 @@ async function measureOurs(c: Case, threads: number, steps: number, inferSeconds
     },
   });
   const bench = await engine.benchmark(outcome.model, data, { batchSize: c.batch, seconds: inferSeconds });
+  // outcome.paramsCount also counts batch-norm moving means/variances; torch's figure does not.
+  const built = buildModel(modelSpec(c), 1);
+  const trainable = built.trainableWeights.reduce((n, w) => n + tf.util.sizeFromShape(w.shape as number[]), 0);
+  built.dispose();
   return {
     trainImgPerS: history[1]!.imagesPerSecond,
     inferImgPerS: bench.throughputImgPerS,
-    params: outcome.paramsCount,
+    params: trainable,
     runtime: `${tf.getBackend()} ${wasmThreadsInUse()} thread(s)`,
   };
 }
@@ -222,9 +227,9 @@ export async function benchTrainVsPytorch(options: { threads: number[]; quick: b
       rows.push([name, String(c.batch), String(threads), fmt(o, 'trainImgPerS'), fmt(t, 'trainImgPerS'), ratio('trainImgPerS'),
         fmt(o, 'inferImgPerS'), fmt(t, 'inferImgPerS'), ratio('inferImgPerS'), c.target === undefined ? '-' : `>=${c.target.toFixed(1)}x`, result]);
       if ('error' in o) notes.push(`${name} ours, ${threads} thread(s): ${o.error}`);
-      else notes.push(`${name} ours ran on ${o.runtime}, ${o.params} params, ${steps} steps/epoch`);
+      else notes.push(`${name} ours ran on ${o.runtime}, ${o.params} trainable params, ${steps} steps/epoch`);
       if ('error' in t) notes.push(`${name} torch, ${threads} thread(s): ${t.error}`);
-      else notes.push(`${name} torch ran on ${t.runtime}, ${t.params} params`);
+      else notes.push(`${name} torch ran on ${t.runtime}, ${t.params} trainable params`);
       console.log(`  measured ${name} at ${threads} thread(s)`);
     }
   }
