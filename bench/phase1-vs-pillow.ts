@@ -11,9 +11,9 @@
  *    `node scripts/install-data.mjs`), the list repeated `photoPasses` times: decode, resize to
  *    224x224 RGB, flip. Target: ours >= 2x Pillow.
  *
- * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes`, one worker thread per
- * core, chunk by chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on
- * the main thread, and `augmentImage` flipping each decoded image there. Every image also gets
+ * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes` with phase 1's worker
+ * count, `autoWorkers()`: one per core but one, so 1 here, beside the main thread; chunk by
+ * chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on the main thread, and `augmentImage` flipping each decoded image there. Every image also gets
  * what phase 1 needs beyond Pillow's work: its sha256, the quarantine checks (PNG chunk CRCs,
  * JPEG marker walk, size limits) and colour management of non-sRGB profiles.
  * Pillow: bench/pillow_phase1.py under Debian's python3 with python3-pil (`PYTHON` overrides),
@@ -41,6 +41,7 @@ import { augmentationPolicySchema } from '../src/core/config.js';
 import { createRng } from '../src/core/rng.js';
 import { augmentBatch, augmentImage, onlineSeed, type ImageShape } from '../src/data/augment.js';
 import { forEachBounded } from '../src/data/bounded.js';
+import { autoWorkers } from '../src/data/decode-many.js';
 import { DecodePool, type DecodeOutcome } from '../src/data/decode-pool.js';
 import { readMnistSplit } from '../src/data/mnist-idx.js';
 
@@ -112,7 +113,7 @@ async function oursChild(listFile: string, shape: ImageShape): Promise<OursResul
   const [height, width, channels] = shape;
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${channels}`);
   const options = { height, width, channels } as const;
-  const workers = positiveInt(process.env.PHASE1_WORKERS, availableParallelism(), 'PHASE1_WORKERS');
+  const workers = positiveInt(process.env.PHASE1_WORKERS, autoWorkers(), 'PHASE1_WORKERS');
   const started = performance.now();
   const pool = new DecodePool(workers);
   try {
@@ -240,7 +241,7 @@ export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20
     ];
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     log(`machine: ${availableParallelism()} cores (${cpu}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    log('ours: DecodePool.decodeOutcomes with one worker thread per core + augmentImage flip; Pillow: one thread (it has no parallelism of its own)');
+    log(`ours: DecodePool.decodeOutcomes with ${autoWorkers()} worker thread(s) (phase 1's autoWorkers) beside the main thread (file reads, flips); Pillow: one thread (it has no parallelism of its own)`);
     let allPass = true;
     for (const [w, workload] of workloads.entries()) {
       const listFile = join(dir, `list-${w}.json`);

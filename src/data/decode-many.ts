@@ -29,9 +29,16 @@ export interface DecodeManyOptions {
 /** Starting a worker (TypeScript loader, sharp) costs ~0.3 s: not worth it for a few images. */
 export const AUTO_POOL_MIN_IMAGES = 2000;
 
-/** Workers 'auto' starts: one per core, up to 4, measured in bench/data-prep.ts. */
+/**
+ * Workers 'auto' starts (and phase 1's shared pool): one per core but one, up to 4, at least 1.
+ * The thread that starts them is busy too (store reads, hashing, features in phase 1), and on
+ * 2 cores one worker beat two in bench/phase1-vs-pillow.ts: 10,000 MNIST PNGs to 32x32, same
+ * runs alternated, 23,000 vs 19,400 img/s cold and 39,700 vs 37,500 warm, 44 vs 52 us of CPU per
+ * image cold (each worker compiles the decode code again). Photos decode on libuv's threads
+ * whatever the worker count, so they do not need more.
+ */
 export function autoWorkers(): number {
-  return Math.min(4, availableParallelism());
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
 }
 
 /**

@@ -32,8 +32,12 @@ async function runTensor(job: DecodeJob): Promise<DecodeReply> {
   return { id: job.id, ok: true, pixels: out.buffer };
 }
 
-/** Sharp decodes a worker keeps in flight: while one runs on libuv's threads, this thread reads the next image's header. */
-const SHARP_IN_FLIGHT = 2;
+/**
+ * Sharp decodes a worker keeps in flight. They run on libuv's threads (4 by default), so while
+ * some decode, this thread reads the next images' headers and hashes them; 3 keeps 2 cores busy
+ * with one worker (`autoWorkers` on 2 cores).
+ */
+const SHARP_IN_FLIGHT = 3;
 
 async function runOutcomes(job: DecodeJob): Promise<DecodeReply> {
   const { height, width, channels } = job.options;
