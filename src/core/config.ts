@@ -168,6 +168,37 @@ export const modelConfigSchema = z
     patchSize: z.number().int().min(1).max(64).optional(),
     widthMultiplier: z.number().positive().max(4).default(1),
     dropout: z.number().min(0).max(0.9).default(0.25),
+    /**
+     * Transfer learning: a pretrained tfjs layers model (model.json + weight shards) as the body,
+     * cut at `cutLayer` and frozen, with a new head (`dropout` + dense logits); `architecture` and
+     * `widthMultiplier` are then not used. See src/ml/transfer.ts.
+     */
+    backbone: z
+      .object({
+        /** The model.json: a local path, a file:// URI, or an s3:// URI read through the run's store. */
+        uri: z.string({ required_error: 'model.backbone.uri is required (the backbone\'s model.json)' }).min(1, 'model.backbone.uri must not be empty'),
+        /** The backbone layer whose output the head takes; later layers are dropped. */
+        cutLayer: z.string({ required_error: 'model.backbone.cutLayer is required (the layer whose output feeds the new head)' }).min(1, 'model.backbone.cutLayer must not be empty'),
+        /** Every weight of the cut backbone must be stored (default); false initialises missing ones. */
+        strict: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const unfreezeStepSchema = z
+  .object({
+    /** Whole epochs of training before these layers start training too (0 = from the start). */
+    afterEpochs: z.number({ required_error: 'afterEpochs is required (whole epochs before the step applies)' }).int('afterEpochs must be a whole number of epochs').min(0, 'afterEpochs must be >= 0'),
+    /** 'all', the top N backbone layers with weights, or a named backbone layer and every one after it. */
+    layers: z.union([
+      z.literal('all'),
+      z.number().int('layers as a number counts backbone layers with weights: an integer >= 1').min(1, 'layers as a number counts backbone layers with weights: an integer >= 1'),
+      z.object({ fromLayer: z.string().min(1, 'layers.fromLayer must name a backbone layer') }).strict(),
+    ], { errorMap: () => ({ message: "layers must be 'all', an integer >= 1 or { fromLayer: <backbone layer name> }" }) }),
+    /** Multiplies the learning rate of the layers this step unfreezes; in (0, 1]. */
+    learningRateScale: z.number().gt(0, 'learningRateScale must be above 0').max(1, 'learningRateScale must be at most 1').default(1),
   })
   .strict();
 
@@ -203,6 +234,8 @@ export const trainingConfigSchema = z
       .strict()
       .optional(),
     seed: z.number().int().default(42),
+    /** Progressive unfreezing of model.backbone's layers (needs model.backbone); see src/ml/transfer.ts. */
+    unfreeze: z.array(unfreezeStepSchema).optional(),
     /** A training attempt that stops heartbeating this long is retried on another worker. */
     heartbeatTimeoutSeconds: z.number().int().min(5).max(3600).default(60),
   })
@@ -232,11 +265,25 @@ export const pipelineConfigSchema = z
     if (value.training.earlyStopping && value.dataset.split.val === 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['training', 'earlyStopping'], message: 'early stopping watches validation metrics: set dataset.split.val above 0' });
     }
+    const unfreeze = value.training.unfreeze ?? [];
+    if (unfreeze.length > 0 && value.model.backbone === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['training', 'unfreeze'], message: 'training.unfreeze unfreezes backbone layers: set model.backbone too' });
+    }
+    unfreeze.forEach((step, i) => {
+      if (step.afterEpochs >= value.training.epochs) {
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['training', 'unfreeze', i, 'afterEpochs'],
+          message: `afterEpochs is ${step.afterEpochs}, so the step would never apply in a run of ${value.training.epochs} epochs (training.epochs)`,
+        });
+      }
+    });
   });
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
 export type DatasetConfig = z.infer<typeof datasetConfigSchema>;
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type UnfreezeStepConfig = z.infer<typeof unfreezeStepSchema>;
 export type TrainingConfig = z.infer<typeof trainingConfigSchema>;
 export type ValidationConfig = z.infer<typeof validationConfigSchema>;
 

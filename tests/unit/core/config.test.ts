@@ -47,4 +47,51 @@ describe('cross-field checks', () => {
   it('refuses "source" and "sources" together', () => {
     expect(() => parsePipelineConfig({ dataset: { source: { kind: 'mnist' }, sources: [{ kind: 'mnist' }] } })).toThrow(/give either "source" or "sources"/);
   });
+  describe('transfer learning', () => {
+    const backbone = { uri: 's3://models/fashion/model.json', cutLayer: 'fc1' };
+
+    it('accepts model.backbone and training.unfreeze, with defaults', () => {
+      const config = parsePipelineConfig({
+        model: { backbone },
+        training: { epochs: 6, unfreeze: [{ afterEpochs: 2, layers: 1, learningRateScale: 0.3 }, { afterEpochs: 4, layers: 'all' }, { afterEpochs: 0, layers: { fromLayer: 'conv2' } }] },
+      });
+      expect(config.model.backbone).toEqual({ ...backbone, strict: true });
+      expect(config.training.unfreeze).toEqual([
+        { afterEpochs: 2, layers: 1, learningRateScale: 0.3 },
+        { afterEpochs: 4, layers: 'all', learningRateScale: 1 },
+        { afterEpochs: 0, layers: { fromLayer: 'conv2' }, learningRateScale: 1 },
+      ]);
+    });
+
+    it('leaves both unset by default', () => {
+      const config = parsePipelineConfig({});
+      expect(config.model.backbone).toBeUndefined();
+      expect(config.training.unfreeze).toBeUndefined();
+    });
+
+    it('names missing or empty backbone fields and unknown ones', () => {
+      expect(() => parsePipelineConfig({ model: { backbone: { uri: 'x/model.json' } } })).toThrow(/model\.backbone\.cutLayer/);
+      expect(() => parsePipelineConfig({ model: { backbone: { uri: '', cutLayer: 'fc1' } } })).toThrow(/model\.backbone\.uri must not be empty/);
+      expect(() => parsePipelineConfig({ model: { backbone: { ...backbone, cut: 'fc1' } } })).toThrow(/unknown field "cut"/);
+    });
+
+    it('rejects unfreezing without a backbone', () => {
+      expect(() => parsePipelineConfig({ training: { epochs: 4, unfreeze: [{ afterEpochs: 1, layers: 'all' }] } })).toThrow(/training\.unfreeze: .*set model\.backbone/);
+    });
+
+    it('rejects a step that would never apply, bad layers and bad scales', () => {
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 3, layers: 'all' }] } }))
+        .toThrow(/training\.unfreeze\.0\.afterEpochs: .*never apply in a run of 3 epochs/);
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 1, layers: 0 }] } }))
+        .toThrow(/training\.unfreeze\.0\.layers: .*an integer >= 1/);
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 1, layers: 'some' }] } }))
+        .toThrow(/layers must be 'all'/);
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 1, layers: 'all', learningRateScale: 0 }] } }))
+        .toThrow(/learningRateScale must be above 0/);
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 1, layers: 'all', learningRateScale: 2 }] } }))
+        .toThrow(/learningRateScale must be at most 1/);
+      expect(() => parsePipelineConfig({ model: { backbone }, training: { epochs: 3, unfreeze: [{ afterEpochs: 0.5, layers: 'all' }] } }))
+        .toThrow(/afterEpochs must be a whole number/);
+    });
+  });
 });
