@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelBytes } from './engine.js';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
-import { registerSeededDropout } from './seeded-dropout.js';
+import { registerArchitectureLayers } from './layers/register-layers.js';
 
 const MAGIC = 'DVM1';
 
@@ -40,7 +40,9 @@ export async function modelFromBytes(bytes: ModelBytes): Promise<tf.LayersModel>
   if (header.format !== 'durable-vision/layers-model' || header.version !== 1) {
     throw new Error(`model bytes: expected format durable-vision/layers-model v1, got ${header.format} v${header.version}`);
   }
-  registerSeededDropout();
+  // Saved models may hold this project's layer classes; register them here so loading never
+  // depends on whether build-model.ts was imported.
+  registerArchitectureLayers();
   return tf.loadLayersModel(tf.io.fromMemory({
     modelTopology: header.modelTopology,
     weightSpecs: header.weightSpecs,

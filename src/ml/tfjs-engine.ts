@@ -7,6 +7,7 @@ import { buildModel } from './build-model.js';
 import type { ImageBatchSource, InferenceBenchmark, ModelBytes, ModelSpec, TrainOutcome, TrainRequest, TrainingEngine } from './engine.js';
 import { benchmarkInference, predictProbabilities } from './inference.js';
 import { runTraining } from './train-loop.js';
+import { buildTransferModel } from './transfer.js';
 
 export interface TfjsEngineOptions {
   /**
@@ -18,6 +19,8 @@ export interface TfjsEngineOptions {
   wasmThreads?: number;
   /** Batches between onProgress calls. Defaults to 20. */
   progressEvery?: number;
+  /** Reads ModelSpec.backbone files for paramsCount (defaults to local paths and file:// URIs). */
+  readBackboneFile?: (uri: string) => Promise<Uint8Array>;
 }
 
 export function createTfjsEngine(options: TfjsEngineOptions = {}): TrainingEngine {
@@ -35,8 +38,9 @@ export function createTfjsEngine(options: TfjsEngineOptions = {}): TrainingEngin
 
     async paramsCount(model: ModelSpec): Promise<number> {
       await ensureBackend();
-      // Counting needs built layers; the seed does not change the count.
-      const built = buildModel(model, 0);
+      // Counting needs built layers; the seed does not change the count. A transfer model counts
+      // its backbone (cut at cutLayer) plus the new head, frozen weights included.
+      const built = model.backbone !== undefined ? await buildTransferModel(model, 0, { read: options.readBackboneFile }) : buildModel(model, 0);
       try {
         return built.countParams();
       } finally {

@@ -34,7 +34,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackboneSpec, ModelSpec, UnfreezeStep } from './engine.js';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
 import { type OptimizerSettings, createOptimizer, optimizerToBytes, restoreOptimizer } from './optimizer-bytes.js';
-import { SeededDropout, registerSeededDropout } from './seeded-dropout.js';
+import { registerArchitectureLayers } from './layers/register-layers.js';
+import { SeededDropout } from './seeded-dropout.js';
 import { deriveSeed } from './seeded-random.js';
 
 /** Names of the head's layers start with this; every other layer of a transfer model is backbone. */
@@ -207,7 +208,7 @@ export async function loadLayersModelFromFiles(uri: string, options: LoadBackbon
     artifacts = withInputShape(artifacts, options.inputShape);
   }
   if (options.cutLayer !== undefined) artifacts = cutTopology(artifacts, options.cutLayer);
-  registerSeededDropout();
+  registerArchitectureLayers();
   if (options.randomInit === true) {
     return tf.models.modelFromJSON({ modelTopology: artifacts.modelTopology as tf.io.ModelArtifacts['modelTopology'] } as never) as Promise<tf.LayersModel>;
   }
