@@ -3,7 +3,8 @@ import type { DataReport, EvalReport, ModelPlan } from '../core/manifests.js';
 import { argmaxRows, classificationMetrics } from '../core/metrics.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
-import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
+import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
+import { buildTransferModel, readLocalFile } from '../ml/transfer.js';
 import type { Logger } from './logger.js';
 import { createDataActivities } from './phase1/index.js';
 import { renderReportHtml } from './report-html.js';
@@ -18,9 +19,39 @@ export interface CpuActivityDeps {
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/**
+ * Reads a backbone file (model.json or a weight shard) by URI: s3:// through the activity's
+ * store cache (the store of the file's folder), anything else from the local file system.
+ */
+export function backboneFileReader(stores: StoreCache): (uri: string) => Promise<Uint8Array> {
+  return async (uri) => {
+    if (!uri.startsWith('s3://')) return readLocalFile(uri);
+    const slash = uri.lastIndexOf('/');
+    const folder = uri.slice(0, slash);
+    const key = uri.slice(slash + 1);
+    if (folder.length <= 's3://'.length || key.length === 0) throw new Error(`backbone file URI ${JSON.stringify(uri)} names no object inside a bucket`);
+    return stores.open(folder).get(key);
+  };
+}
+
+/** The model config's backbone as a ModelSpec backbone (undefined when there is none). */
+export function backboneSpec(backbone: { uri: string; cutLayer: string; strict?: boolean } | undefined): BackboneSpec | undefined {
+  return backbone === undefined ? undefined : { uri: backbone.uri, cutLayer: backbone.cutLayer, ...(backbone.strict !== undefined ? { strict: backbone.strict } : {}) };
+}
 const JSON_TYPE = { contentType: 'application/json' };
 
 export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps): CpuActivities {
+  // The engine reads backbones from local files only; one in an s3:// store is counted here, read through the store cache.
+  const countParams = async (spec: ModelSpec): Promise<number> => {
+    if (spec.backbone === undefined || !spec.backbone.uri.startsWith('s3://')) return engine.paramsCount(spec);
+    const model = await buildTransferModel(spec, 0, { read: backboneFileReader(stores) });
+    try {
+      return model.countParams();
+    } finally {
+      model.dispose();
+    }
+  };
   return {
     ...createDataActivities({ stores, logger }),
 
@@ -33,8 +64,9 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
         widthMultiplier: input.model.widthMultiplier,
         dropout: input.model.dropout,
         ...(input.model.patchSize !== undefined ? { patchSize: input.model.patchSize } : {}),
+        ...(input.model.backbone !== undefined ? { backbone: backboneSpec(input.model.backbone) } : {}),
       };
-      const paramsCount = await engine.paramsCount(spec);
+      const paramsCount = await countParams(spec);
       const plan = {
         architecture: spec.architecture,
         inputShape: spec.inputShape,
@@ -43,6 +75,7 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
         widthMultiplier: input.model.widthMultiplier,
         dropout: input.model.dropout,
         ...(spec.patchSize !== undefined ? { patchSize: spec.patchSize } : {}),
+        ...(spec.backbone !== undefined ? { backbone: spec.backbone } : {}),
       };
       const info = await store.put(runKeys(input.runId).plan, json(plan), JSON_TYPE);
       logger.info(`model ${plan.architecture}: ${paramsCount.toLocaleString('en-US')} parameters`, { runId: input.runId });

@@ -3,7 +3,8 @@ import type { EpochMetrics, TrainResult, ValidationReport } from '../core/manife
 import { deploymentVerdicts } from '../core/gates.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
-import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
+import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
+import { backboneFileReader, backboneSpec } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
 import type { Logger } from './logger.js';
@@ -71,6 +72,12 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
         dropout: input.plan.dropout,
         ...(input.plan.patchSize !== undefined ? { patchSize: input.plan.patchSize } : {}),
       };
+      // selectModel puts model.backbone into the plan (ModelPlan does not declare it yet).
+      const backbone = backboneSpec((input.plan as { backbone?: BackboneSpec }).backbone);
+      if (backbone !== undefined) spec.backbone = backbone;
+      if (t.unfreeze !== undefined && t.unfreeze.length > 0 && backbone === undefined) {
+        throw new Error('training.unfreeze needs model.backbone, and the model plan has none');
+      }
       const [train, val] = await Promise.all([readShards(store, input.dataset.splits.train.indexUri), readShards(store, input.dataset.splits.val.indexUri)]);
 
       let finalModel: Uint8Array;
@@ -95,7 +102,11 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
             ...(t.clipNorm !== undefined ? { clipNorm: t.clipNorm } : {}),
             ...(t.earlyStopping ? { earlyStopping: t.earlyStopping } : {}),
             seed: t.seed,
+            ...(t.unfreeze !== undefined && t.unfreeze.length > 0
+              ? { unfreeze: t.unfreeze.map((u) => ({ afterEpochs: u.afterEpochs, layers: u.layers, learningRateScale: u.learningRateScale })) }
+              : {}),
           },
+          ...(backbone !== undefined ? { readBackboneFile: backboneFileReader(stores) } : {}),
           train,
           val: val.count > 0 ? val : undefined,
           resume: resume?.checkpoint,
