@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { installBatchNormGradient } from './batch-norm-grad.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
@@ -28,6 +29,7 @@ const installed = new Set<string>();
 
 /** Registers every project kernel on 'wasm' once; returns the kernel names now ours. */
 export function registerWasmKernels(configs: readonly tf.KernelConfig[] = PROJECT_WASM_KERNELS): string[] {
+  installBatchNormGradient(); // FusedBatchNorm's gradient without Tile, fused on wasm
   for (const config of configs) {
     if (installed.has(config.kernelName)) continue;
     captureOriginal(config.kernelName);
