@@ -72,8 +72,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
         dropout: input.plan.dropout,
         ...(input.plan.patchSize !== undefined ? { patchSize: input.plan.patchSize } : {}),
       };
-      // selectModel puts model.backbone into the plan (ModelPlan does not declare it yet).
-      const backbone = backboneSpec((input.plan as { backbone?: BackboneSpec }).backbone);
+      const backbone = backboneSpec(input.plan.backbone);
       if (backbone !== undefined) spec.backbone = backbone;
       if (t.unfreeze !== undefined && t.unfreeze.length > 0 && backbone === undefined) {
         throw new Error('training.unfreeze needs model.backbone, and the model plan has none');

@@ -110,6 +110,8 @@ export interface ModelPlan {
   dropout: number;
   /** ViT patch size, when the architecture has one. */
   patchSize?: number;
+  /** A pretrained backbone the model starts from (transfer learning). */
+  backbone?: { uri: string; cutLayer: string; strict?: boolean };
   planUri: string;
 }
 
