@@ -3,7 +3,7 @@ import type { EpochMetrics, TrainResult, ValidationReport } from '../core/manife
 import { deploymentVerdicts } from '../core/gates.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
-import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
+import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import { backboneFileReader, backboneSpec } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
