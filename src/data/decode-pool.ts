@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { forEachBounded } from './bounded.js';
-import { ImageDecodeError, sharpLockBuffer, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
+import { ImageDecodeError, releaseSharpLockOf, sharpLockBuffer, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
 import type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
 import type { ImageFormat } from './image-sniff.js';
 
@@ -80,9 +80,9 @@ export interface DecodeWorkerData {
   sharpLock: SharedArrayBuffer;
 }
 
-function startWorker(): Worker {
+function startWorker(sharpLock: SharedArrayBuffer): Worker {
   const here = import.meta.url;
-  const workerData: DecodeWorkerData = { sharpLock: sharpLockBuffer() };
+  const workerData: DecodeWorkerData = { sharpLock };
   if (here.endsWith('.ts')) {
     // Running from source (tsx or vitest): the worker needs the TypeScript loader too.
     const target = new URL('./decode-worker.ts', here).href;
@@ -120,11 +120,15 @@ export class DecodePool {
     this.pending = [];
     this.failures = [];
     for (let w = 0; w < size; w++) {
-      const worker = startWorker();
+      const lock = sharpLockBuffer();
+      const worker = startWorker(lock);
+      const id = worker.threadId;
       const pending = new Map<number, Pending>();
       worker.on('message', (reply: DecodeReply) => this.settle(w, reply));
       worker.on('error', (err) => this.fail(w, err));
       worker.on('exit', (code) => {
+        // A worker stopped mid-decode leaves its hold on the process's sharp lock: clear it.
+        releaseSharpLockOf(lock, id);
         if (!this.closed) this.fail(w, new Error(`decode worker exited with code ${code}`));
       });
       // Idle workers must not keep the process alive between jobs.

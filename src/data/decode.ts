@@ -12,6 +12,7 @@
  * else goes through sharp. Both paths end in the same channel conversion.
  */
 import { createHash } from 'node:crypto';
+import { threadId } from 'node:worker_threads';
 import { inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
@@ -422,15 +423,21 @@ async function runSharp(r: Resolved, format: ImageFormat, build: () => sharp.Sha
  * only sharp's generic "Warning treated as error due to failOn setting", so a bad image's detail,
  * and at times its reason, depended on what ran beside it. So every sharp call holds the lock
  * shared, and a call that fails runs once more holding it exclusively, alone in the process; its
- * error is reported. Int32 slots: [0] exclusive holder or claimant (0/1), [1] shared holders.
- * The lock lives in a SharedArrayBuffer that `DecodePool` hands to its workers
- * (`sharpLockBuffer` / `useSharpLock`). Waits are bounded: a thread that dies holding the lock
- * (a terminated worker) delays an exclusive run by at most `LOCK_PATIENCE_MS`, then it runs anyway.
+ * error is reported.
+ *
+ * The lock lives in a SharedArrayBuffer that `DecodePool` hands to its workers (`sharpLockBuffer`
+ * / `useSharpLock`), as Int32 slots: [0] the exclusive holder (its thread slot + 1, 0 for none),
+ * [1] a counter bumped at every release (what waiters wait on), then shared holds per thread
+ * (slot `threadId % LOCK_THREAD_SLOTS`). A worker that dies holding the lock is cleared by its
+ * pool (`releaseSharpLockOf`); waits are bounded besides (`LOCK_PATIENCE_MS`), then the call runs.
  */
-let sharpLock = new Int32Array(new SharedArrayBuffer(8));
+const LOCK_THREAD_SLOTS = 62;
 const EXCLUSIVE = 0;
-const SHARED = 1;
+const RELEASES = 1;
+const FIRST_SLOT = 2;
 const LOCK_PATIENCE_MS = 5000;
+let sharpLock = new Int32Array(new SharedArrayBuffer(4 * (FIRST_SLOT + LOCK_THREAD_SLOTS)));
+const mySlot = FIRST_SLOT + (threadId % LOCK_THREAD_SLOTS);
 
 /** This thread's sharp lock, to hand to worker threads that decode too. */
 export function sharpLockBuffer(): SharedArrayBuffer {
@@ -440,6 +447,17 @@ export function sharpLockBuffer(): SharedArrayBuffer {
 /** Makes this (worker) thread use the sharp lock of the thread that started it. */
 export function useSharpLock(buffer: SharedArrayBuffer): void {
   sharpLock = new Int32Array(buffer);
+}
+
+/** Clears what thread `id` (a worker that has exited) held of the sharp lock in `buffer`. */
+export function releaseSharpLockOf(buffer: SharedArrayBuffer, id: number): void {
+  const lock = new Int32Array(buffer);
+  const slot = FIRST_SLOT + (id % LOCK_THREAD_SLOTS);
+  Atomics.store(lock, slot, 0);
+  Atomics.compareExchange(lock, EXCLUSIVE, slot + 1, 0);
+  Atomics.add(lock, RELEASES, 1);
+  Atomics.notify(lock, RELEASES);
+  Atomics.notify(lock, EXCLUSIVE);
 }
 
 /** `Atomics.waitAsync` (Node >= 16), which the ES2022 library typings lack. */
@@ -453,46 +471,63 @@ async function waitWhile(index: number, value: number, timeout: number): Promise
   if (wait.async) await wait.value;
 }
 
+function released(): void {
+  Atomics.add(sharpLock, RELEASES, 1);
+  Atomics.notify(sharpLock, RELEASES);
+}
+
 async function acquireShared(): Promise<void> {
   const deadline = Date.now() + LOCK_PATIENCE_MS;
   for (;;) {
-    if (Atomics.load(sharpLock, EXCLUSIVE) === 0) {
-      Atomics.add(sharpLock, SHARED, 1);
+    const holder = Atomics.load(sharpLock, EXCLUSIVE);
+    if (holder === 0) {
+      Atomics.add(sharpLock, mySlot, 1);
       if (Atomics.load(sharpLock, EXCLUSIVE) === 0) return;
-      // An exclusive claimant came in between: step back so the shared holders can drain.
+      // An exclusive claimant came in between: step back so the shared holds can drain.
       releaseShared();
+      continue;
     }
     const left = deadline - Date.now();
     if (left <= 0) {
-      Atomics.add(sharpLock, SHARED, 1);
+      Atomics.add(sharpLock, mySlot, 1);
       return;
     }
-    await waitWhile(EXCLUSIVE, 1, left);
+    await waitWhile(EXCLUSIVE, holder, left);
   }
 }
 
 function releaseShared(): void {
-  if (Atomics.sub(sharpLock, SHARED, 1) === 1) Atomics.notify(sharpLock, SHARED);
+  Atomics.sub(sharpLock, mySlot, 1);
+  released();
 }
 
+function sharedHolds(): boolean {
+  for (let slot = FIRST_SLOT; slot < sharpLock.length; slot++) if (Atomics.load(sharpLock, slot) > 0) return true;
+  return false;
+}
+
+/** True once held alone; false when the wait ran out (the call then runs anyway). */
 async function acquireExclusive(): Promise<boolean> {
   const deadline = Date.now() + LOCK_PATIENCE_MS;
-  while (Atomics.compareExchange(sharpLock, EXCLUSIVE, 0, 1) !== 0) {
+  for (;;) {
+    const holder = Atomics.compareExchange(sharpLock, EXCLUSIVE, 0, mySlot + 1);
+    if (holder === 0) break;
     const left = deadline - Date.now();
     if (left <= 0) return false;
-    await waitWhile(EXCLUSIVE, 1, left);
+    await waitWhile(EXCLUSIVE, holder, left);
   }
   for (;;) {
-    const holders = Atomics.load(sharpLock, SHARED);
+    const releases = Atomics.load(sharpLock, RELEASES);
     const left = deadline - Date.now();
-    if (holders <= 0 || left <= 0) return true;
-    await waitWhile(SHARED, holders, left);
+    if (!sharedHolds() || left <= 0) return true;
+    await waitWhile(RELEASES, releases, left);
   }
 }
 
 function releaseExclusive(): void {
   Atomics.store(sharpLock, EXCLUSIVE, 0);
   Atomics.notify(sharpLock, EXCLUSIVE);
+  released();
 }
 
 /**

@@ -12,6 +12,8 @@ import {
   decodeImage,
   decodeToTensor,
   ImageDecodeError,
+  releaseSharpLockOf,
+  sharpLockBuffer,
   type DecodeOptions,
 } from '../../../src/data/decode.js';
 import { describeUnknownBytes, sniffImage } from '../../../src/data/image-sniff.js';
@@ -87,6 +89,22 @@ describe('decodeImage quarantine reasons', () => {
       );
       expect(together).toEqual([...alone, ...alone, ...alone]);
     }
+  });
+
+  it('clears what a dead worker held of the sharp lock', async () => {
+    const lock = new Int32Array(sharpLockBuffer());
+    const deadThread = 12345;
+    const slot = 2 + (deadThread % 62);
+    // A worker that died mid-decode: one shared hold, and the exclusive claim.
+    Atomics.store(lock, slot, 1);
+    Atomics.store(lock, 0, slot + 1);
+    releaseSharpLockOf(lock.buffer as SharedArrayBuffer, deadThread);
+    expect([Atomics.load(lock, 0), Atomics.load(lock, slot)]).toEqual([0, 0]);
+    const started = Date.now();
+    const garbage = (await badImages()).find((b) => b.name === 'garbage-idat.png');
+    if (!garbage) throw new Error('no garbage-idat.png');
+    expect((await failure(garbage.bytes, { height: 20, width: 20, channels: 3, ...BAD_IMAGE_LIMITS })).reason).toBe('corrupt');
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it('gives specific details for each reason', async () => {
