@@ -20,7 +20,7 @@ const PHASE_TITLES: Record<string, string> = {
  */
 export async function followProgress(handle: WorkflowHandle, stream: NodeJS.WriteStream, signal: AbortSignal, intervalMs = 1000): Promise<void> {
   const tty = stream.isTTY === true;
-  let lastPhase = '';
+  const shown = new Set<string>();
   let lastEpochLine = 0;
   let lastAttempt = 0;
   let barShown = false;
@@ -30,18 +30,22 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
     if (barShown) stream.write('\r\x1b[2K');
     barShown = false;
   };
-  while (!signal.aborted) {
+  for (;;) {
+    // After the stop, one last poll names whatever happened since the previous one.
+    const last = signal.aborted;
     const progress = await handle.query(progressQuery).catch(() => undefined);
     if (progress) {
-      if (progress.phase !== lastPhase && PHASE_TITLES[progress.phase]) {
-        clearBar();
-        stream.write(`[${PHASE_TITLES[progress.phase]}]\n`);
-        lastPhase = progress.phase;
-      }
       if (progress.prepare && progress.prepare.chunksDone !== lastChunks) {
         lastChunks = progress.prepare.chunksDone;
         clearBar();
         stream.write(`  decoded ${lastChunks}/${progress.prepare.chunks} chunks\n`);
+      }
+      // Phases that came and went between two polls are still named, in order.
+      for (const phase of [...progress.completed, progress.phase]) {
+        if (shown.has(phase) || !PHASE_TITLES[phase]) continue;
+        shown.add(phase);
+        clearBar();
+        stream.write(`[${PHASE_TITLES[phase]}]\n`);
       }
       if (progress.phase === 'arbitration' && progress.arbitration) {
         const a = progress.arbitration;
@@ -71,6 +75,7 @@ export async function followProgress(handle: WorkflowHandle, stream: NodeJS.Writ
         }
       }
     }
+    if (last) break;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   clearBar();

@@ -22,9 +22,14 @@ export interface PrepareDataContext {
 }
 
 const HOUR_MS = 3_600_000;
+/**
+ * Runs started before `dataset.heartbeatTimeoutSeconds` existed carry configs without it; their
+ * histories must replay with the value they ran with.
+ */
+const DEFAULT_HEARTBEAT_SECONDS = 120;
 
 export async function prepareData({ runId, storeUri, dataset, progress, onArbitration }: PrepareDataContext): Promise<DatasetManifest> {
-  const data = proxyActivities<DataActivities>({ ...DATA_ACTIVITY, heartbeatTimeout: `${dataset.heartbeatTimeoutSeconds} seconds` });
+  const data = proxyActivities<DataActivities>({ ...DATA_ACTIVITY, heartbeatTimeout: `${dataset.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_SECONDS} seconds` });
   const requests: ArbitrationRequest[] = [];
   setHandler(arbitrationSignal, (request) => {
     requests.push(request);
