@@ -16,7 +16,7 @@ export { DatasetError } from './errors.js';
 export interface DataActivityDeps {
   stores: StoreCache;
   logger: Logger;
-  /** Decode worker threads; defaults to one per core (up to 4). */
+  /** Decode worker threads; defaults to `autoWorkers()` (one per core but one, at least one). */
   decodeWorkers?: number;
 }
 
