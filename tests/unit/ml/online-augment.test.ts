@@ -10,6 +10,7 @@ import { modelFromBytes } from '../../../src/ml/model-bytes.js';
 import { createTfjsEngine } from '../../../src/ml/tfjs-engine.js';
 import { evaluate } from '../../../src/ml/train-loop.js';
 import { quadrantImages } from './synthetic-images.js';
+import { maxDifference, weightsOf } from './weights.js';
 
 const MODEL: ModelSpec = { architecture: 'small-cnn', inputShape: [16, 16, 1], numClasses: 4, widthMultiplier: 0.5 };
 const SPEC: TrainSpec = { epochs: 2, batchSize: 32, learningRate: 3e-3, seed: 7 };
@@ -17,23 +18,6 @@ const POLICY = augmentationPolicySchema.parse({ rotationDeg: 10, shift: 0.1, zoo
 const AUGMENT = { policy: POLICY, seed: 5 };
 const small = quadrantImages(96, 3);
 const val = quadrantImages(40, 4);
-
-async function weightsOf(bytes: Uint8Array): Promise<Float32Array[]> {
-  const model = await modelFromBytes(bytes);
-  const values = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
-  model.dispose();
-  return values;
-}
-
-function maxDifference(a: Float32Array[], b: Float32Array[]): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  a.forEach((values, i) => {
-    const other = b[i]!;
-    for (let j = 0; j < values.length; j++) worst = Math.max(worst, Math.abs(values[j]! - other[j]!));
-  });
-  return worst;
-}
 
 function request(overrides: Partial<TrainRequest> = {}): TrainRequest {
   return { model: MODEL, spec: SPEC, train: small, onEpochEnd: () => Promise.resolve(), ...overrides };

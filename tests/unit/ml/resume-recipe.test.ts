@@ -1,30 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
 import type { Checkpoint, EpochReport, ModelSpec, TrainRequest, TrainSpec } from '../../../src/ml/engine.js';
-import { modelFromBytes } from '../../../src/ml/model-bytes.js';
 import { runTraining } from '../../../src/ml/train-loop.js';
 import { decodeTrainState } from '../../../src/ml/train-state.js';
 import { quadrantImages } from './synthetic-images.js';
+import { maxDifference as maxWeightDifference, weightsOf } from './weights.js';
 
 const MODEL: ModelSpec = { architecture: 'small-cnn', inputShape: [16, 16, 1], numClasses: 4, widthMultiplier: 0.5, dropout: 0.3 };
 const small = quadrantImages(96, 3);
 const val = quadrantImages(40, 4);
 
-async function weightsOf(bytes: Uint8Array): Promise<Float32Array[]> {
-  const model = await modelFromBytes(bytes);
-  const values = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
-  model.dispose();
-  return values;
-}
-
 async function maxDifference(a: Uint8Array, b: Uint8Array): Promise<number> {
-  const [x, y] = [await weightsOf(a), await weightsOf(b)];
-  expect(x.length).toBe(y.length);
-  let worst = 0;
-  x.forEach((values, i) => {
-    for (let j = 0; j < values.length; j++) worst = Math.max(worst, Math.abs(values[j]! - y[i]![j]!));
-  });
-  return worst;
+  return maxWeightDifference(await weightsOf(a), await weightsOf(b));
 }
 
 /** Trains `spec` straight, and again interrupted after `stopAfter` epochs and resumed from that checkpoint. */

@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
 import type { Checkpoint, EpochReport, ModelSpec, TrainRequest, TrainSpec } from '../../../src/ml/engine.js';
-import { modelFromBytes } from '../../../src/ml/model-bytes.js';
 import { createTfjsEngine } from '../../../src/ml/tfjs-engine.js';
 import { quadrantImages } from './synthetic-images.js';
+import { maxDifference, weightsOf } from './weights.js';
 
 const MODEL: ModelSpec = { architecture: 'small-cnn', inputShape: [16, 16, 1], numClasses: 4, widthMultiplier: 0.5 };
 const SPEC: TrainSpec = { epochs: 2, batchSize: 32, learningRate: 3e-3, seed: 7 };
@@ -12,24 +12,6 @@ const train = quadrantImages(256, 1);
 const val = quadrantImages(64, 2);
 /** For checks that need several runs but not learning: keeps the cpu reference fast. */
 const small = quadrantImages(96, 3);
-
-async function weightsOf(bytes: Uint8Array): Promise<Float32Array[]> {
-  const model = await modelFromBytes(bytes);
-  const values = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
-  model.dispose();
-  return values;
-}
-
-function maxDifference(a: Float32Array[], b: Float32Array[]): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  a.forEach((values, i) => {
-    const other = b[i]!;
-    expect(values.length).toBe(other.length);
-    for (let j = 0; j < values.length; j++) worst = Math.max(worst, Math.abs(values[j]! - other[j]!));
-  });
-  return worst;
-}
 
 function request(overrides: Partial<TrainRequest> = {}): TrainRequest {
   return { model: MODEL, spec: SPEC, train, val, onEpochEnd: () => Promise.resolve(), ...overrides };
