@@ -13,6 +13,7 @@ import type { DecodeOutcome, DecodePool } from '../../data/decode-pool.js';
 import { forEachBounded } from '../../data/bounded.js';
 import type { Annotation, SourceItem } from '../../data/sources/list-sources.js';
 import type { QuarantineReason } from '../../core/manifests.js';
+import { ArtifactNotFoundError } from '../../storage/artifact-store.js';
 import type { StoreCache } from '../store-cache.js';
 import type { ChunkSummary, PrepareChunkInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
@@ -73,6 +74,15 @@ export function summarise(meta: ChunkMeta, reused: boolean): ChunkSummary {
   };
 }
 
+const UNREADABLE_CODES = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOENT', 'ELOOP', 'ENAMETOOLONG']);
+
+function isUnreadable(err: unknown): boolean {
+  if (err instanceof ArtifactNotFoundError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  const status = (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+  return (typeof code === 'string' && UNREADABLE_CODES.has(code)) || status === 403 || status === 404;
+}
+
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -114,6 +124,9 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
         try {
           bytes[i] = await stores.open(item.storeUri).get(item.key);
         } catch (err) {
+          // A file that is gone or that we may not read is the image's problem; anything else
+          // (a network error, a throttled store) fails the chunk so a retry reads it again.
+          if (!isUnreadable(err)) throw err;
           unreadable.set(i, `cannot read ${item.id}: ${describe(err)}`);
         }
       });
