@@ -152,7 +152,7 @@ describe('phase 1 on real data', () => {
   });
 
   /** 100 MNIST images labelled by two annotators who disagree on `conflicts` of them. */
-  async function doubleAnnotated(name: string, conflicts: number) {
+  async function doubleAnnotated(name: string, conflicts: number, labelQa: Record<string, unknown> = {}) {
     const root = join(dir, name);
     await mkdir(join(root, 'img'), { recursive: true });
     const truth = (i: number) => (i % 2 === 0 ? 'even' : 'odd');
@@ -174,7 +174,7 @@ describe('phase 1 on real data', () => {
       chunkSize: 32,
       dedup: { nearHamming: -1 },
       outliers: { contamination: 0 },
-      labelQa: { conflictThreshold: 0.05, rule: 'majority' },
+      labelQa: { conflictThreshold: 0.05, rule: 'majority', ...labelQa },
     });
   }
 
@@ -245,5 +245,23 @@ describe('phase 1 on real data', () => {
       const perClass = all.reduce((acc, s) => acc.map((v, i) => v + (s.perClass[i] ?? 0)), [0, 0]);
       expect(perClass).toEqual([50, 50]);
     });
+  });
+
+  it('when nobody arbitrates in time, applies the timeout policy: drop settles the run, fail ends it naming the conflicts', async () => {
+    // 0.0005 h = 1.8 s.
+    const drop = await doubleAnnotated('qa8-drop', 8, { arbitrationTimeoutHours: 0.0005, onTimeout: 'drop' });
+    const { manifest } = await prepare('phase1-qa8-drop', `file://${dir}/store-qa8-drop`, drop);
+    const { report } = await quarantineList(manifest);
+    expect(report.labelQa).toMatchObject({ paused: true, resolution: 'timeout:drop', dropped: 8 });
+    expect(report.accepted).toBe(92);
+
+    const fail = await doubleAnnotated('qa8-fail', 8, { arbitrationTimeoutHours: 0.0005, onTimeout: 'fail' });
+    await expect(prepare('phase1-qa8-fail', `file://${dir}/store-qa8-fail`, fail)).rejects.toThrow();
+    const handle = env.client.workflow.getHandle('phase1-qa8-fail');
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: unknown) => err as Error & { cause?: Error },
+    );
+    expect(failure?.cause?.message).toMatch(/8 of 100 double-annotated images \(8\.0%\) have conflicting labels.*no arbitration arrived within 0\.0005 h.*conflicts\.csv/);
   });
 });
