@@ -264,4 +264,23 @@ describe('phase 1 on real data', () => {
     );
     expect(failure?.cause?.message).toMatch(/8 of 100 double-annotated images \(8\.0%\) have conflicting labels.*no arbitration arrived within 0\.0005 h.*conflicts\.csv/);
   });
+
+  it('settles a paused run with a third annotator: the majority of three decides', async () => {
+    const dataset = await doubleAnnotated('qa8-third', 8);
+    const runId = 'phase1-qa8-third';
+    await withDataWorkers(async () => {
+      const handle = await env.client.workflow.start(datasetWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: `file://${dir}/store-qa8-third`, dataset }] });
+      for (let i = 0; i < 120 && (await handle.query(progressQuery)).arbitration?.status !== 'waiting'; i++) await new Promise((r) => setTimeout(r, 250));
+      // Carol labels the eight disputed images, siding with the truth.
+      const carol = ['path,label,annotator', ...Array.from({ length: 8 }, (_, i) => `img/${i}.png,${i % 2 === 0 ? 'even' : 'odd'},carol`)];
+      await writeFile(join(dir, 'qa8-third', 'carol.csv'), carol.join('\n'));
+      await handle.signal(arbitrationSignal, { thirdAnnotatorUri: join(dir, 'qa8-third', 'carol.csv') });
+      const manifest = await handle.result();
+      const { report } = await quarantineList(manifest);
+      expect(report.labelQa).toMatchObject({ paused: true, resolution: 'arbitration', dropped: 0 });
+      expect(report.accepted).toBe(100);
+      const total = [manifest.splits.train, manifest.splits.val, manifest.splits.test].reduce((acc, s) => acc.map((v, i) => v + (s.perClass[i] ?? 0)), [0, 0]);
+      expect(total).toEqual([50, 50]);
+    });
+  });
 });
