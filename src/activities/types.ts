@@ -53,7 +53,8 @@ export interface ApplyArbitrationInput extends RunContext {
 
 export interface PrepareChunkInput extends RunContext {
   dataset: DatasetConfig;
-  listing: Pick<DatasetListing, 'prefix' | 'fingerprint' | 'classes'>;
+  /** `chunkSize` is missing only in inputs recorded before it was passed. */
+  listing: Pick<DatasetListing, 'prefix' | 'fingerprint' | 'classes'> & { chunkSize?: number };
   chunk: number;
 }
 

@@ -68,7 +68,7 @@ export async function prepareData({ runId, storeUri, dataset, progress, onArbitr
     const lane = async () => {
       while (next < listing.chunks) {
         const chunk = next++;
-        summaries[chunk] = await data.prepareChunk({ ...ctx, dataset, listing: { prefix: listing.prefix, fingerprint: listing.fingerprint, classes: listing.classes }, chunk });
+        summaries[chunk] = await data.prepareChunk({ ...ctx, dataset, listing: { prefix: listing.prefix, fingerprint: listing.fingerprint, classes: listing.classes, chunkSize: listing.chunkSize }, chunk });
         prepare.chunksDone++;
       }
     };

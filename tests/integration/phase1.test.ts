@@ -283,4 +283,18 @@ describe('phase 1 on real data', () => {
       expect(total).toEqual([50, 50]);
     });
   });
+
+  it('a rerun with another chunk size after an unfinished preparation decodes afresh instead of reusing chunks of other images', async () => {
+    const base = await doubleAnnotated('rechunk', 0);
+    const storeUri = `file://${dir}/store-rechunk`;
+    const first = await prepare('phase1-rechunk-1', storeUri, { ...base, chunkSize: 16 });
+    // As if the first preparation had crashed before its manifest: everything else is left behind.
+    await rm(new URL(first.manifest.manifestUri));
+    const second = await prepare('phase1-rechunk-2', storeUri, { ...base, chunkSize: 48 });
+    expect(second.manifest.fingerprint).toBe(first.manifest.fingerprint);
+    expect(second.manifest.stats.reused).toBe(false);
+    expect(second.manifest.stats.accepted).toBe(100);
+    const total = [second.manifest.splits.train, second.manifest.splits.val, second.manifest.splits.test].reduce((acc, s) => acc.map((v, i) => v + (s.perClass[i] ?? 0)), [0, 0]);
+    expect(total).toEqual([50, 50]);
+  });
 });

@@ -28,7 +28,7 @@ export function createApplyArbitration({ stores, logger }: { stores: StoreCache;
     }
 
     const store = stores.open(input.storeUri);
-    const keys = datasetKeys(listing.prefix);
+    const keys = datasetKeys(listing.prefix, listing.chunkSize);
     const items: SourceItem[] = [];
     for (let chunk = 0; chunk < listing.chunks; chunk++) {
       items.push(...(JSON.parse((await store.get(keys.chunkItems(chunk))).toString('utf8')) as SourceItem[]));

@@ -64,7 +64,7 @@ export function createCleanDataset({ stores, logger }: { stores: StoreCache; log
     const ctx = Context.current();
     const store = stores.open(input.storeUri);
     const { dataset, listing } = input;
-    const keys = datasetKeys(listing.prefix);
+    const keys = datasetKeys(listing.prefix, listing.chunkSize);
     const classIndex = new Map(listing.classes.map((c, i) => [c, i]));
 
     // Everything quarantined, in one list: listing rejections, decode failures, then cleaning.

@@ -1,5 +1,9 @@
 /** Where phase 1 keeps a dataset's files in the store, under `datasets/<fingerprint[0:32]>/`. */
-export const datasetKeys = (prefix: string) => {
+/**
+ * `chunkSize` is part of the work keys: chunk files of a run with another chunk size (a crashed
+ * run, retried with a new setting) hold other images under the same numbers and must not be reused.
+ */
+export const datasetKeys = (prefix: string, chunkSize: number) => {
   const chunkName = (chunk: number) => `chunk-${String(chunk).padStart(5, '0')}`;
   return {
     prefix,
@@ -10,12 +14,12 @@ export const datasetKeys = (prefix: string) => {
     resolutions: (digest: string) => `${prefix}/arbitration/resolutions-${digest.slice(0, 16)}.json`,
     rejected: `${prefix}/work/rejected.json`,
     /** The listed items of one chunk (JSON array of SourceItem). */
-    chunkItems: (chunk: number) => `${prefix}/work/listing/${chunkName(chunk)}.json`,
+    chunkItems: (chunk: number) => `${prefix}/work/chunks-${chunkSize}/${chunkName(chunk)}.items.json`,
     /** Decoded pixels of a chunk's accepted records, back to back. */
-    chunkPixels: (chunk: number) => `${prefix}/work/chunks/${chunkName(chunk)}.pixels`,
+    chunkPixels: (chunk: number) => `${prefix}/work/chunks-${chunkSize}/${chunkName(chunk)}.pixels`,
     /** Written after the pixels: its presence means the chunk is finished. */
-    chunkMeta: (chunk: number) => `${prefix}/work/chunks/${chunkName(chunk)}.meta.json`,
-    plan: `${prefix}/work/plan.json`,
+    chunkMeta: (chunk: number) => `${prefix}/work/chunks-${chunkSize}/${chunkName(chunk)}.meta.json`,
+    plan: `${prefix}/work/chunks-${chunkSize}/plan.json`,
     shards: prefix,
   };
 };

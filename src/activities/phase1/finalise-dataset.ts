@@ -28,8 +28,7 @@ export async function thumbnail(pixels: Uint8Array, shape: [number, number, numb
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-async function withThumbnails(store: ArtifactStore, prefix: string, examples: ReportExample[], shape: [number, number, number]) {
-  const keys = datasetKeys(prefix);
+async function withThumbnails(store: ArtifactStore, keys: ReturnType<typeof datasetKeys>, examples: ReportExample[], shape: [number, number, number]) {
   const imageBytes = shape[0] * shape[1] * shape[2];
   const chunks = new Map<number, Buffer>();
   const out: (QuarantineExample & { reason: QuarantineReason; score?: number })[] = [];
@@ -53,9 +52,9 @@ export function createFinaliseDataset({ stores, logger }: { stores: StoreCache; 
   return async function finaliseDataset(input: FinaliseDatasetInput): Promise<DatasetManifest> {
     const store = stores.open(input.storeUri);
     const { dataset, listing, cleaned, splits, labels } = input;
-    const keys = datasetKeys(listing.prefix);
+    const keys = datasetKeys(listing.prefix, listing.chunkSize);
     const plan = await readJson<DatasetPlan>(store, keys.plan);
-    const examples = await withThumbnails(store, listing.prefix, plan.examples, dataset.inputShape);
+    const examples = await withThumbnails(store, keys, plan.examples, dataset.inputShape);
     const augmentation = { ...dataset.augmentation };
 
     const quarantine = Object.entries(cleaned.byReason)

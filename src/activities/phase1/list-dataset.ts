@@ -86,9 +86,9 @@ export function createListDataset({ stores, logger }: { stores: StoreCache; logg
     }
 
     const fingerprint = listingFingerprint(listing.items, listing.rejected, dataset);
-    const keys = datasetKeys(`datasets/${fingerprint.slice(0, 32)}`);
-    const sourceUri = listing.sources.map((s) => s.uri).join(', ');
     const chunkSize = effectiveChunkSize(dataset);
+    const keys = datasetKeys(`datasets/${fingerprint.slice(0, 32)}`, chunkSize);
+    const sourceUri = listing.sources.map((s) => s.uri).join(', ');
     const chunks = Math.ceil(listing.items.length / chunkSize);
     const qa = analyseLabels(listing.items, listing.classes);
     const base: DatasetListing = {

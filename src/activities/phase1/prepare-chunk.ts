@@ -17,6 +17,7 @@ import { ArtifactNotFoundError } from '../../storage/artifact-store.js';
 import type { StoreCache } from '../store-cache.js';
 import type { ChunkSummary, PrepareChunkInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
+import { effectiveChunkSize } from './list-dataset.js';
 
 export const CHUNK_META_VERSION = 2;
 
@@ -92,7 +93,7 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
     const ctx = Context.current();
     const started = Date.now();
     const store = stores.open(input.storeUri);
-    const keys = datasetKeys(input.listing.prefix);
+    const keys = datasetKeys(input.listing.prefix, input.listing.chunkSize ?? effectiveChunkSize(input.dataset));
     const metaKey = keys.chunkMeta(input.chunk);
     if (await store.exists(metaKey)) {
       const meta = JSON.parse((await store.get(metaKey)).toString('utf8')) as ChunkMeta;

@@ -17,7 +17,7 @@ export function createWriteSplitShards({ stores }: { stores: StoreCache }) {
     const ctx = Context.current();
     const store = stores.open(input.storeUri);
     const { dataset, listing, split } = input;
-    const keys = datasetKeys(listing.prefix);
+    const keys = datasetKeys(listing.prefix, listing.chunkSize);
     const plan = await readJson<DatasetPlan>(store, keys.plan);
     const shape = dataset.inputShape;
     const imageBytes = shape[0] * shape[1] * shape[2];
