@@ -10,6 +10,7 @@ import { createDataActivities } from './phase1/index.js';
 import { renderReportHtml } from './report-html.js';
 import { runKeys } from './run-keys.js';
 import type { StoreCache } from './store-cache.js';
+import { readJson } from './store-json.js';
 import type { CpuActivities } from './types.js';
 
 export interface CpuActivityDeps {
@@ -105,7 +106,7 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
       const reportUri = store.uriOf(keys.report);
       const reportHtmlUri = store.uriOf(keys.reportHtml);
       const dataUri = input.result.dataset.dataReportUri;
-      const data = dataUri ? (JSON.parse((await store.get(store.keyOf(dataUri))).toString('utf8')) as DataReport) : undefined;
+      const data = dataUri ? await readJson<DataReport>(store, store.keyOf(dataUri)) : undefined;
       // Thumbnails stay in data-report.json; report.json carries the figures.
       const dataSummary = data && { ...data, quarantine: data.quarantine.map(({ examples: _e, ...q }) => q), outliers: { ...data.outliers, examples: undefined } };
       await store.put(keys.report, json({ ...input.result, data: dataSummary, ...times, reportUri, reportHtmlUri }), JSON_TYPE);

@@ -5,11 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { LabelPlan } from '../../core/manifests.js';
-import { addThirdAnnotations, analyseLabels, parseArbitrationCsv, resolveLabels } from '../../data/label-qa.js';
+import { addThirdAnnotations, parseArbitrationCsv, resolveLabels } from '../../data/label-qa.js';
 import { SourceError, type SourceItem } from '../../data/sources/list-sources.js';
 import { locateFile } from '../../data/sources/locate.js';
 import type { Logger } from '../logger.js';
 import type { StoreCache } from '../store-cache.js';
+import { readJson } from '../store-json.js';
 import type { ApplyArbitrationInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 
@@ -29,11 +30,8 @@ export function createApplyArbitration({ stores, logger }: { stores: StoreCache;
 
     const store = stores.open(input.storeUri);
     const keys = datasetKeys(listing.prefix, listing.chunkSize);
-    const items: SourceItem[] = [];
-    for (let chunk = 0; chunk < listing.chunks; chunk++) {
-      items.push(...(JSON.parse((await store.get(keys.chunkItems(chunk))).toString('utf8')) as SourceItem[]));
-    }
-    const conflicted = new Set(analyseLabels(items, listing.classes).conflicted);
+    const items = await readJson<SourceItem[]>(store, keys.conflicts);
+    const conflicted = new Set(items.map((i) => i.id));
     const open = (uri: string) => stores.open(uri);
 
     let overrides: Map<string, string>;
@@ -46,7 +44,7 @@ export function createApplyArbitration({ stores, logger }: { stores: StoreCache;
       source = request.thirdAnnotatorUri as string;
       const { items: annotated } = await addThirdAnnotations(items, source, listing.classes, conflicted, open);
       overrides = new Map();
-      for (const decision of resolveLabels(annotated.filter((i) => conflicted.has(i.id)), 'majority')) {
+      for (const decision of resolveLabels(annotated, 'majority')) {
         if (decision.label !== undefined) overrides.set(decision.id, decision.label);
       }
     }

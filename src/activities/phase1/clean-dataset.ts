@@ -13,8 +13,8 @@ import { findVerifiedDuplicates } from '../../data/clean/verified-duplicates.js'
 import { resolveLabels } from '../../data/label-qa.js';
 import type { SourceRejection } from '../../data/sources/list-sources.js';
 import { groupedStratifiedSplit } from '../../data/split.js';
-import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { Logger } from '../logger.js';
+import { readJson } from '../store-json.js';
 import type { StoreCache } from '../store-cache.js';
 import type { CleanDatasetInput, CleanSummary } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
@@ -53,10 +53,6 @@ interface Entry {
   label: number;
   /** Quarantine reason once decided. */
   out?: { reason: QuarantineReason; detail: string };
-}
-
-export async function readJson<T>(store: ArtifactStore, key: string): Promise<T> {
-  return JSON.parse((await store.get(key)).toString('utf8')) as T;
 }
 
 export function createCleanDataset({ stores, logger }: { stores: StoreCache; logger: Logger }) {

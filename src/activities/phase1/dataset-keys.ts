@@ -11,6 +11,8 @@ export const datasetKeys = (prefix: string, chunkSize: number) => {
     dataReport: `${prefix}/data-report.json`,
     quarantineList: `${prefix}/quarantine.jsonl`,
     arbitration: `${prefix}/arbitration/conflicts.csv`,
+    /** The conflicted items (JSON array of SourceItem). */
+    conflicts: `${prefix}/arbitration/conflicts.json`,
     resolutions: (digest: string) => `${prefix}/arbitration/resolutions-${digest.slice(0, 16)}.json`,
     rejected: `${prefix}/work/rejected.json`,
     /** The listed items of one chunk (JSON array of SourceItem). */

@@ -9,7 +9,8 @@ import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { Logger } from '../logger.js';
 import type { StoreCache } from '../store-cache.js';
 import type { FinaliseDatasetInput } from '../types.js';
-import { readJson, type DatasetPlan, type ReportExample } from './clean-dataset.js';
+import { readJson } from '../store-json.js';
+import type { DatasetPlan, ReportExample } from './clean-dataset.js';
 import { datasetKeys } from './dataset-keys.js';
 
 /** Thumbnails are at least this many pixels on their longer side (tiny images are enlarged). */

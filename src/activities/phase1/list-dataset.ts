@@ -15,6 +15,7 @@ import { listSources, type SourceItem } from '../../data/sources/list-sources.js
 import type { ArtifactStore } from '../../storage/artifact-store.js';
 import type { Logger } from '../logger.js';
 import type { StoreCache } from '../store-cache.js';
+import { readJson } from '../store-json.js';
 import type { DatasetListing, ListDatasetInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 import { DatasetError } from './errors.js';
@@ -105,7 +106,7 @@ export function createListDataset({ stores, logger }: { stores: StoreCache; logg
     };
 
     if (await store.exists(keys.manifest)) {
-      const manifest = JSON.parse((await store.get(keys.manifest)).toString('utf8')) as DatasetManifest;
+      const manifest = await readJson<DatasetManifest>(store, keys.manifest);
       logger.info(`dataset ${fingerprint.slice(0, 12)} unchanged: reusing its shards`, { runId: input.runId });
       return { ...base, reused: { ...manifest, stats: { ...manifest.stats, reused: true, seconds: 0 } } };
     }
@@ -118,7 +119,10 @@ export function createListDataset({ stores, logger }: { stores: StoreCache; logg
     await store.put(keys.rejected, JSON.stringify(listing.rejected), { contentType: 'application/json' });
     if (qa.conflicted.length > 0) {
       const conflicted = new Set(qa.conflicted);
-      await store.put(keys.arbitration, arbitrationCsv(listing.items.filter((i) => conflicted.has(i.id))), { contentType: 'text/csv' });
+      const conflictedItems = listing.items.filter((i) => conflicted.has(i.id));
+      await store.put(keys.arbitration, arbitrationCsv(conflictedItems), { contentType: 'text/csv' });
+      // The same items for the activity that applies an arbitration, which then reads only these.
+      await store.put(keys.conflicts, JSON.stringify(conflictedItems), { contentType: 'application/json' });
       base.arbitrationUri = store.uriOf(keys.arbitration);
     }
     logger.info(

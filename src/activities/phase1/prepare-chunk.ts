@@ -15,6 +15,7 @@ import type { Annotation, SourceItem } from '../../data/sources/list-sources.js'
 import type { QuarantineReason } from '../../core/manifests.js';
 import { ArtifactNotFoundError } from '../../storage/artifact-store.js';
 import type { StoreCache } from '../store-cache.js';
+import { readJson } from '../store-json.js';
 import type { ChunkSummary, PrepareChunkInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 import { effectiveChunkSize } from './list-dataset.js';
@@ -96,11 +97,11 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
     const keys = datasetKeys(input.listing.prefix, input.listing.chunkSize ?? effectiveChunkSize(input.dataset));
     const metaKey = keys.chunkMeta(input.chunk);
     if (await store.exists(metaKey)) {
-      const meta = JSON.parse((await store.get(metaKey)).toString('utf8')) as ChunkMeta;
+      const meta = await readJson<ChunkMeta>(store, metaKey);
       if (meta.version === CHUNK_META_VERSION) return summarise(meta, true);
     }
 
-    const items = JSON.parse((await store.get(keys.chunkItems(input.chunk))).toString('utf8')) as SourceItem[];
+    const items = await readJson<SourceItem[]>(store, keys.chunkItems(input.chunk));
     const [height, width, channels] = input.dataset.inputShape;
     const imageBytes = height * width * channels;
     const options: DecodeOptions = {

@@ -9,7 +9,8 @@ import { expandOffline } from '../../data/augment.js';
 import { ShardWriter } from '../../data/shards.js';
 import type { StoreCache } from '../store-cache.js';
 import type { WriteSplitInput } from '../types.js';
-import { readJson, SPLIT_CODES, type DatasetPlan } from './clean-dataset.js';
+import { readJson } from '../store-json.js';
+import { SPLIT_CODES, type DatasetPlan } from './clean-dataset.js';
 import { datasetKeys } from './dataset-keys.js';
 
 export function createWriteSplitShards({ stores }: { stores: StoreCache }) {
