@@ -123,6 +123,12 @@ export interface TrainSpec {
   /** Seeds weight init and batch shuffling. */
   seed: number;
   /**
+   * Stop after this many finished epochs although the schedule spans `epochs` (sweeps train a
+   * trial rung by rung: a later request with a higher value and `resume` set continues the same
+   * descent). Unset = train all `epochs`.
+   */
+  stopAfterEpoch?: number;
+  /**
    * Progressive unfreezing of `ModelSpec.backbone` (needs one). Each step's layers get their own
    * optimizer (Adam bias correction starts when they unfreeze; the step size is scaled exactly,
    * not by scaling gradients, which Adam would undo). See transfer.ts.
@@ -190,6 +196,40 @@ export interface InferenceBenchmark {
   iterations: number;
 }
 
+/** Grad-CAM heatmaps for some images of a batch source. */
+export interface GradCamRequest {
+  model: ModelBytes;
+  data: ImageBatchSource;
+  /** Positions in `data` to explain. */
+  indices: number[];
+  /** Class to explain per index; defaults to the predicted class. */
+  classes?: number[];
+  /** Layer whose activations are weighted; defaults to the last convolution. */
+  layer?: string;
+}
+
+export interface GradCamResult {
+  /** The layer actually used. */
+  layer: string;
+  /** Heatmap side lengths (the layer's feature-map resolution). */
+  height: number;
+  width: number;
+  /** `indices.length * height * width` values in [0, 1], row-major. */
+  heatmaps: Float32Array;
+  /** The class explained per index. */
+  classes: number[];
+  /** The model's probability of that class per index. */
+  probabilities: number[];
+}
+
+export interface Embeddings {
+  /** `count * dim` features, row-major. */
+  values: Float32Array;
+  dim: number;
+  /** The layer the features came from. */
+  layer: string;
+}
+
 export interface TrainingEngine {
   readonly name: string;
   /** The backend actually in use (e.g. 'wasm', 'tensorflow', 'cpu'); 'uninitialised' before the first one starts. */
@@ -199,4 +239,9 @@ export interface TrainingEngine {
   /** Class probabilities, `count * numClasses`, row-major. */
   predict(model: ModelBytes, data: ImageBatchSource, batchSize?: number): Promise<Float32Array>;
   benchmark(model: ModelBytes, data: ImageBatchSource, options?: { batchSize?: number; seconds?: number }): Promise<InferenceBenchmark>;
+  /** Penultimate features (the input of the classifier), globally pooled. */
+  embed?(model: ModelBytes, data: ImageBatchSource, options?: { batchSize?: number; layer?: string }): Promise<Embeddings>;
+  gradCam?(request: GradCamRequest): Promise<GradCamResult>;
+  /** Ends child processes and frees what the engine holds. */
+  close?(): Promise<void>;
 }
