@@ -18,6 +18,10 @@
  * With early stopping the outcome's model is the best epoch's (by the monitored metric), kept
  * as bytes; the history lists every epoch that ran.
  *
+ * With `stopAfterEpoch` the loop ends after that epoch's checkpoint, with that epoch's weights
+ * as the model (or the best epoch's, with early stopping); a later request resuming from the
+ * checkpoint continues the same schedule, so rung-by-rung training equals one straight run.
+ *
  * Transfer learning (ModelSpec.backbone; transfer.ts): a fresh run builds the cut, frozen
  * backbone plus a new head. Before every epoch the trainable set is set from (spec, epoch)
  * (TrainSpec.unfreeze); with unfreeze steps each parameter group steps its own optimizer at
@@ -108,6 +112,9 @@ export function validateTrainSpec(spec: TrainSpec): void {
   if (spec.loss !== undefined) validateLoss(spec.loss);
   if (spec.schedule !== undefined) validateSchedule(spec.schedule, spec.epochs, spec.learningRate);
   if (spec.earlyStopping !== undefined) validateEarlyStopping(spec.earlyStopping);
+  if (spec.stopAfterEpoch !== undefined && !(Number.isInteger(spec.stopAfterEpoch) && spec.stopAfterEpoch >= 1 && spec.stopAfterEpoch <= spec.epochs)) {
+    throw new Error(`spec.stopAfterEpoch must be an integer from 1 to spec.epochs (${spec.epochs}), got ${spec.stopAfterEpoch}`);
+  }
   if (spec.unfreeze !== undefined) {
     if (!Array.isArray(spec.unfreeze)) throw new Error('spec.unfreeze must be an array of unfreeze steps');
     validateUnfreeze(spec.unfreeze, spec.epochs);
@@ -252,7 +259,9 @@ export async function runTraining(request: TrainRequest, options: TrainLoopOptio
     /** The best epoch's model bytes, when early stopping is on and they are not `last.model`. */
     let bestModel: Uint8Array | undefined = stopping !== undefined ? resumed?.bestModel : undefined;
 
-    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= spec.epochs && stopping?.stopped !== true; epoch++) {
+    // The schedule always spans spec.epochs; stopAfterEpoch only ends this request early.
+    const stopEpoch = spec.stopAfterEpoch ?? spec.epochs;
+    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= stopEpoch && stopping?.stopped !== true; epoch++) {
       const started = performance.now();
       const groups = groupsAt(epoch);
       const variables = groups.flatMap((g) => g.variables);
