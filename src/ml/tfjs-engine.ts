@@ -4,8 +4,11 @@
  */
 import { type BackendPreference, activeBackend, initBackend } from './backend.js';
 import { buildModel } from './build-model.js';
-import type { ImageBatchSource, InferenceBenchmark, ModelBytes, ModelSpec, TrainOutcome, TrainRequest, TrainingEngine } from './engine.js';
+import { embedImages } from './embed.js';
+import type { Embeddings, GradCamRequest, GradCamResult, ImageBatchSource, InferenceBenchmark, ModelBytes, ModelSpec, TrainOutcome, TrainRequest, TrainingEngine } from './engine.js';
+import { gradCam } from './grad-cam.js';
 import { benchmarkInference, predictProbabilities } from './inference.js';
+import { modelFromBytes } from './model-bytes.js';
 import { runTraining } from './train-loop.js';
 import { buildTransferModel } from './transfer.js';
 
@@ -61,6 +64,29 @@ export function createTfjsEngine(options: TfjsEngineOptions = {}): TrainingEngin
     async benchmark(model: ModelBytes, data: ImageBatchSource, benchmarkOptions?: { batchSize?: number; seconds?: number }): Promise<InferenceBenchmark> {
       await ensureBackend();
       return benchmarkInference(model, data, benchmarkOptions);
+    },
+
+    async embed(model: ModelBytes, data: ImageBatchSource, embedOptions?: { batchSize?: number; layer?: string }): Promise<Embeddings> {
+      await ensureBackend();
+      const loaded = await modelFromBytes(model);
+      try {
+        return embedImages(loaded, data, embedOptions);
+      } finally {
+        loaded.dispose();
+      }
+    },
+
+    async gradCam(request: GradCamRequest): Promise<GradCamResult> {
+      await ensureBackend();
+      const loaded = await modelFromBytes(request.model);
+      try {
+        return gradCam(loaded, request.data, request.indices, {
+          ...(request.classes !== undefined ? { classes: request.classes } : {}),
+          ...(request.layer !== undefined ? { layer: request.layer } : {}),
+        });
+      } finally {
+        loaded.dispose();
+      }
     },
   };
 }
