@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { DataReport, EvalReport, ModelPlan } from '../core/manifests.js';
-import { argmaxRows, classificationMetrics } from '../core/metrics.js';
+import { evaluationConfigSchema } from '../core/config.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
 import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
@@ -12,6 +12,9 @@ import { runKeys } from './run-keys.js';
 import type { StoreCache } from './store-cache.js';
 import { readJson } from './store-json.js';
 import type { CpuActivities } from './types.js';
+import { EVALUATION_FORMAT, evaluateSavedPredictions, resolvedOptions, summariseEvaluation, type EvaluationDocument } from './evaluation-document.js';
+import { gradCamExamples } from './grad-cam-examples.js';
+import { savePredictions } from './saved-predictions.js';
 
 export interface CpuActivityDeps {
   stores: StoreCache;
@@ -87,16 +90,39 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
       const ctx = Context.current();
       const store = stores.open(input.storeUri);
       const keys = runKeys(input.runId);
+      const config = evaluationConfigSchema.parse(input.evaluation ?? {});
       const backend = await initBackend(input.backend);
+      const classes = input.dataset.classes;
       const [model, test] = await Promise.all([store.get(store.keyOf(input.training.modelUri)), readShards(store, input.dataset.splits.test.indexUri)]);
       ctx.heartbeat();
       const probabilities = await engine.predict(model, test);
-      const metrics = classificationMetrics(test.labels, argmaxRows(probabilities, input.dataset.classes.length), input.dataset.classes);
-      const predictions = await store.put(keys.predictions, new Uint8Array(probabilities.buffer, probabilities.byteOffset, probabilities.byteLength));
-      const body = { ...metrics, backend, predictionsUri: predictions.uri, classes: input.dataset.classes };
-      const info = await store.put(keys.evaluation, json(body), JSON_TYPE);
-      logger.info(`test accuracy ${(metrics.accuracy * 100).toFixed(2)}% on ${metrics.count} images`, { runId: input.runId });
-      return { ...metrics, evalUri: info.uri, predictionsUri: predictions.uri, backend };
+      const saved = await savePredictions(store, keys.predictions, probabilities, test.labels, classes);
+      ctx.heartbeat();
+      // The figures come from the stored file, the same path a later recomputation takes.
+      const options = resolvedOptions(classes.length, config.calibrationBins);
+      const metrics = await evaluateSavedPredictions(store, saved.uri, { ...options, expected: { labels: test.labels, classes } });
+      ctx.heartbeat();
+      const gradCam = await gradCamExamples({
+        engine, store, model, test, probabilities, classes, config: config.gradCam, keyOf: keys.gradCam, onProgress: () => ctx.heartbeat(),
+      });
+      if (gradCam.skipped !== undefined && config.gradCam.enabled) logger.warn(`Grad-CAM skipped: ${gradCam.skipped}`, { runId: input.runId });
+      const doc: EvaluationDocument = {
+        format: EVALUATION_FORMAT,
+        version: 1,
+        ...metrics,
+        backend,
+        classes: metrics.classNames,
+        macroF1: metrics.macro.f1,
+        predictionsUri: saved.uri,
+        predictionsHeaderUri: saved.headerUri,
+        options,
+        gradCam,
+      };
+      // Compact: the curves hold a point per distinct score and class.
+      const info = await store.put(keys.evaluation, JSON.stringify(doc), JSON_TYPE);
+      const auc = metrics.macro.rocAuc === null ? 'n/a' : metrics.macro.rocAuc.toFixed(4);
+      logger.info(`test accuracy ${(metrics.accuracy * 100).toFixed(2)}% on ${metrics.count} images, macro F1 ${(metrics.macro.f1 * 100).toFixed(2)}%, macro AUC ${auc}, ECE ${metrics.calibration.ece.toFixed(4)}; ${gradCam.examples.length} Grad-CAM overlays`, { runId: input.runId });
+      return summariseEvaluation(doc, info.uri);
     },
 
     async writeReport(input) {

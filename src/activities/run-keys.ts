@@ -13,6 +13,8 @@ export const runKeys = (runId: string) => {
     history: `${root}/training-history.json`,
     evaluation: `${root}/evaluation.json`,
     predictions: `${root}/test-probabilities.f32`,
+    /** A Grad-CAM overlay PNG of a test image. */
+    gradCam: (name: string) => `${root}/grad-cam/${name}`,
     validation: `${root}/validation.json`,
     report: `${root}/report.json`,
     reportHtml: `${root}/report.html`,

@@ -2,7 +2,7 @@
  * Activity contracts as the workflows see them. Workflows import these types only; the
  * implementations live beside this file and are wired up by the workers.
  */
-import type { DatasetConfig, ModelConfig, TrainingConfig, ValidationConfig } from '../core/config.js';
+import type { DatasetConfig, EvaluationConfig, ModelConfig, TrainingConfig, ValidationConfig } from '../core/config.js';
 import type {
   ArbitrationRequest,
   DatasetManifest,
@@ -132,6 +132,8 @@ export interface EvaluateModelInput extends RunContext {
   dataset: DatasetManifest;
   training: TrainResult;
   backend: TrainingConfig['backend'];
+  /** Defaults to the config defaults (histories recorded before the section existed lack it). */
+  evaluation?: EvaluationConfig;
 }
 
 export interface ValidateModelInput extends RunContext {

@@ -150,15 +150,36 @@ export interface ClassMetrics {
   support: number;
 }
 
+/**
+ * Phase 4's summary, small enough for Temporal: headline figures and URIs. Everything else
+ * (curves, reliability bins, Grad-CAM examples) is in the evaluation.json at `evalUri`, and can
+ * be recomputed from the probabilities at `predictionsUri`. Fields after `backend` are absent
+ * from reports written before they existed.
+ */
 export interface EvalReport {
   accuracy: number;
   macroF1: number;
   perClass: ClassMetrics[];
+  /** confusion[actual][predicted] */
   confusion: number[][];
   count: number;
   evalUri: string;
+  /** Raw float32 `count x classes` probabilities; its JSON header sits at `${predictionsUri}.json`. */
   predictionsUri: string;
   backend: string;
+  /** Top-k accuracies: k = 1, and 5 when there are more than 5 classes. */
+  topK?: { k: number; accuracy: number }[];
+  macroPrecision?: number;
+  macroRecall?: number;
+  /** Equals accuracy for single-label data. */
+  microF1?: number;
+  weightedF1?: number;
+  /** One-vs-rest ROC AUC, averaged over the classes where it is defined; null when none is. */
+  macroRocAuc?: number | null;
+  macroAveragePrecision?: number | null;
+  /** Expected calibration error of the top prediction. */
+  ece?: number;
+  gradCam?: { images: number; layer?: string; skipped?: string };
 }
 
 export interface GateVerdict {

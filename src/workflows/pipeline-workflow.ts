@@ -71,7 +71,7 @@ export async function trainingPipelineWorkflow(input: PipelineInput): Promise<Pi
   progress.latest = training.history[training.history.length - 1];
 
   enter('evaluate');
-  const evaluation = await cpu.evaluateModel({ ...ctx, dataset, training, backend: config.training.backend });
+  const evaluation = await cpu.evaluateModel({ ...ctx, dataset, training, backend: config.training.backend, evaluation: config.evaluation });
   progress.metrics = { accuracy: evaluation.accuracy };
 
   enter('validate');

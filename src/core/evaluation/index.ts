@@ -9,3 +9,5 @@ export type { LabelVector, MatrixShape, ProbabilityMatrix } from './probability-
 export { rocAuc, rocCurve, trapezoidArea } from './roc-curve.js';
 export type { RocCurve } from './roc-curve.js';
 export { topKAccuracy } from './top-k-accuracy.js';
+export { selectExplanationExamples } from './select-examples.js';
+export type { ExplanationExample } from './select-examples.js';
