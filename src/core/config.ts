@@ -254,12 +254,36 @@ export const validationConfigSchema = z
   })
   .strict();
 
+/** Phase 4: what the evaluation adds to the test metrics. */
+export const evaluationConfigSchema = z
+  .object({
+    /** Equal-width confidence bins of the calibration (ECE, reliability diagram). */
+    calibrationBins: z.number().int().min(2).max(100).default(15),
+    gradCam: z
+      .object({
+        /** Grad-CAM overlays in the report; off skips them (metrics are always computed). */
+        enabled: z.boolean().default(true),
+        /** Correctly classified and misclassified test images explained per true class (the most confident of each). */
+        examplesPerClass: z.number().int().min(1).max(20).default(2),
+        /** Overlays at most, whatever the class count, so the cost stays bounded. */
+        maxImages: z.number().int().min(1).max(1000).default(120),
+        /** Layer whose activations are weighted; defaults to the last feature map before global pooling or flattening. */
+        layer: z.string().min(1, 'evaluation.gradCam.layer must name a model layer').optional(),
+        /** Side of the overlay PNGs in pixels (small images are scaled up to it). */
+        size: z.number().int().min(16).max(1024).default(112),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
 export const pipelineConfigSchema = z
   .object({
     dataset: datasetConfigSchema.default({}),
     model: modelConfigSchema.default({}),
     training: trainingConfigSchema.default({}),
     validation: validationConfigSchema.default({}),
+    evaluation: evaluationConfigSchema.default({}),
     /** Hyperparameter search (phases 3-4 become a sweep); see sweep-config.ts. */
     sweep: sweepConfigSchema.optional(),
   })
@@ -290,6 +314,7 @@ export type ModelConfig = z.infer<typeof modelConfigSchema>;
 export type UnfreezeStepConfig = z.infer<typeof unfreezeStepSchema>;
 export type TrainingConfig = z.infer<typeof trainingConfigSchema>;
 export type ValidationConfig = z.infer<typeof validationConfigSchema>;
+export type EvaluationConfig = z.infer<typeof evaluationConfigSchema>;
 
 export class ConfigError extends Error {
   constructor(
