@@ -79,10 +79,12 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
       }
       const [train, val] = await Promise.all([readShards(store, input.dataset.splits.train.indexUri), readShards(store, input.dataset.splits.val.indexUri)]);
 
+      // A sweep rung stops early; the schedule still spans t.epochs.
+      const stopAfterEpoch = input.stopAfterEpoch === undefined ? undefined : Math.min(input.stopAfterEpoch, t.epochs);
       let finalModel: Uint8Array;
       // With early stopping the engine decides which epoch's weights are final (the best), so
       // only a plain run may take the last checkpoint as the model directly.
-      if (resume && resume.checkpoint.epoch >= t.epochs && !t.earlyStopping) {
+      if (resume && resume.checkpoint.epoch >= (stopAfterEpoch ?? t.epochs) && !t.earlyStopping) {
         // Every epoch finished before the crash; only the final write was lost.
         finalModel = resume.checkpoint.model;
       } else {
@@ -101,6 +103,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
             ...(t.clipNorm !== undefined ? { clipNorm: t.clipNorm } : {}),
             ...(t.earlyStopping ? { earlyStopping: t.earlyStopping } : {}),
             seed: t.seed,
+            ...(stopAfterEpoch !== undefined ? { stopAfterEpoch } : {}),
             ...(t.unfreeze !== undefined && t.unfreeze.length > 0
               ? { unfreeze: t.unfreeze.map((u) => ({ afterEpochs: u.afterEpochs, layers: u.layers, learningRateScale: u.learningRateScale })) }
               : {}),
@@ -121,7 +124,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
             checkpointUris.push(info.uri);
             heartbeat = { epoch: report.epoch, checkpointUri: info.uri };
             ctx.heartbeat(heartbeat);
-            logger.info(`epoch ${report.epoch}/${t.epochs}`, { ...metrics });
+            logger.info(`epoch ${report.epoch}/${t.epochs}`, { runId: input.runId, ...metrics });
             if (input.progressWorkflowId) {
               // Progress is advisory: a failed signal must not fail the training.
               await ctx.client.workflow

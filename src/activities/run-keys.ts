@@ -1,7 +1,14 @@
-/** Where each run's artifacts live inside the store. One place, so every activity agrees. */
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Where each run's artifacts live inside the store. One place, so every activity agrees.
+ * A run id is one segment, or up to three joined by '/' for runs inside a run (a sweep's
+ * trials are `<sweepId>/trial-<n>`, so each keeps its own checkpoints).
+ */
 export const runKeys = (runId: string) => {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(runId)) {
-    throw new Error(`runId must be 1-128 letters, digits, '.', '_' or '-' and start with a letter or digit, got ${JSON.stringify(runId)}`);
+  const segments = runId.split('/');
+  if (segments.length > 3 || !segments.every((s) => SEGMENT.test(s))) {
+    throw new Error(`runId must be 1-128 letters, digits, '.', '_' or '-' and start with a letter or digit (or up to three such parts joined by '/'), got ${JSON.stringify(runId)}`);
   }
   const root = `runs/${runId}`;
   return {

@@ -126,6 +126,8 @@ export interface TrainModelInput extends RunContext {
   training: TrainingConfig;
   /** Workflow to tell about finished epochs (best effort); unset in standalone use. */
   progressWorkflowId?: string;
+  /** Stop after this many finished epochs (a sweep rung); the schedule still spans training.epochs. */
+  stopAfterEpoch?: number;
 }
 
 export interface EvaluateModelInput extends RunContext {
