@@ -214,6 +214,17 @@ export interface PipelineResult {
   validation: ValidationReport;
   reportUri: string;
   reportHtmlUri: string;
+  /** Set when the config had a sweep: phases 3-4 ran it and phase 5 took its best trial's model. */
+  sweep?: SweepSummary;
+}
+
+export interface SweepSummary {
+  sweepId: string;
+  leaderboardUri: string;
+  metric: string;
+  bestTrial: number;
+  bestMetric: number;
+  trials: number;
 }
 
 export type PipelinePhase = 'starting' | 'prepare' | 'arbitration' | 'select' | 'train' | 'evaluate' | 'validate' | 'report' | 'done' | 'failed';

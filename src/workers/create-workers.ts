@@ -4,6 +4,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { CPU_QUEUE, GPU_QUEUE, type TaskQueue } from '../core/task-queues.js';
 import { createCpuActivities } from '../activities/cpu-activities.js';
 import { createGpuActivities } from '../activities/gpu-activities.js';
+import { createSweepActivities } from '../activities/sweep-activities.js';
 import { createStoreCache } from '../activities/store-cache.js';
 import { createTfjsEngine } from '../ml/tfjs-engine.js';
 import type { Logger } from '../activities/logger.js';
@@ -36,8 +37,9 @@ const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /**
- * Builds one Worker per queue. The CPU worker also hosts the workflows; the GPU worker hosts
- * only training and benchmarking, so it can run on a separate machine.
+ * Builds one Worker per queue. The CPU worker hosts the pipeline and sweep workflows; the GPU
+ * worker hosts training, benchmarking and the sweep trial workflows, so it can run on a
+ * separate machine.
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const stores = createStoreCache();
@@ -52,7 +54,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           namespace: options.namespace ?? 'default',
           taskQueue: CPU_QUEUE,
           workflowBundle: bundle,
-          activities: createCpuActivities({ stores, engine, logger: options.logger }),
+          activities: { ...createCpuActivities({ stores, engine, logger: options.logger }), ...createSweepActivities({ stores }) },
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[CPU_QUEUE] ?? 2,
         }),
       );
@@ -62,6 +64,8 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           connection: options.connection,
           namespace: options.namespace ?? 'default',
           taskQueue: GPU_QUEUE,
+          // Sweep trials are workflows on this queue, so they run where the training does.
+          workflowBundle: bundle,
           activities: createGpuActivities({ stores, engine, logger: options.logger }),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
         }),

@@ -1,6 +1,11 @@
-import { defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
-import type { DatasetManifest, EpochProgressEvent, PipelineInput, PipelinePhase, PipelineProgress, PipelineResult } from '../core/manifests.js';
+import type {
+  DatasetManifest, EpochProgressEvent, ModelPlan, PipelineInput, PipelinePhase, PipelineProgress, PipelineResult, SweepSummary, TrainResult,
+} from '../core/manifests.js';
+import { trainResultOf } from '../core/sweep-state.js';
+import { CPU_QUEUE } from '../core/task-queues.js';
+import { sweepWorkflow } from './sweep-workflow.js';
 import { BENCHMARK_ACTIVITY, CPU_ACTIVITY, trainingActivity } from './activity-options.js';
 import { prepareData, type DatasetWorkflowInput } from './prepare-data.js';
 
@@ -62,11 +67,20 @@ export async function trainingPipelineWorkflow(input: PipelineInput): Promise<Pi
   enter('prepare');
   const dataset = await prepareData({ ...ctx, dataset: config.dataset, progress, onArbitration: (waiting) => (waiting ? enter('arbitration') : enter('prepare')) });
 
-  enter('select');
-  const plan = await cpu.selectModel({ ...ctx, dataset, model: config.model });
+  let plan: ModelPlan;
+  let training: TrainResult;
+  let sweep: SweepSummary | undefined;
+  if (config.sweep !== undefined) {
+    // Phases 3-4 as a sweep (a child workflow); its best trial's model goes on to phase 5.
+    enter('train');
+    ({ plan, training, sweep } = await runSweep(input, dataset));
+  } else {
+    enter('select');
+    plan = await cpu.selectModel({ ...ctx, dataset, model: config.model });
 
-  enter('train');
-  const training = await gpu.trainModel({ ...ctx, dataset, plan, training: config.training, progressWorkflowId: workflowInfo().workflowId });
+    enter('train');
+    training = await gpu.trainModel({ ...ctx, dataset, plan, training: config.training, progressWorkflowId: workflowInfo().workflowId });
+  }
   progress.epoch = training.epochsCompleted;
   progress.latest = training.history[training.history.length - 1];
 
@@ -83,5 +97,24 @@ export async function trainingPipelineWorkflow(input: PipelineInput): Promise<Pi
   const report = await cpu.writeReport({ ...ctx, result, startedAt, finishedAt: new Date().toISOString() });
 
   enter('done');
-  return { ...result, ...report };
+  return { ...result, ...report, ...(sweep ? { sweep } : {}) };
+}
+
+/** Runs the config's sweep on the prepared dataset; the best trial becomes the run's model. */
+async function runSweep(input: PipelineInput, dataset: DatasetManifest): Promise<{ plan: ModelPlan; training: TrainResult; sweep: SweepSummary }> {
+  const sweepId = `${input.runId}-sweep`;
+  const result = await executeChild(sweepWorkflow, {
+    taskQueue: CPU_QUEUE,
+    workflowId: sweepId,
+    args: [{ sweepId, storeUri: input.storeUri, config: input.config, dataset }],
+  });
+  const best = result.bestTrial;
+  if (best?.plan === undefined || best.metric === undefined) {
+    throw ApplicationFailure.nonRetryable(`sweep ${sweepId} finished without a trained trial (${result.counts.failed} failed of ${result.counts.total}); see ${result.leaderboardUri}`, 'SweepError');
+  }
+  return {
+    plan: best.plan,
+    training: trainResultOf(best),
+    sweep: { sweepId, leaderboardUri: result.leaderboardUri, metric: result.metric, bestTrial: best.number, bestMetric: best.metric, trials: result.counts.total },
+  };
 }

@@ -1,0 +1,397 @@
+/**
+ * The bookkeeping of a sweep, as pure code the sweep workflow drives and unit tests drive with
+ * literals: the trial table, the sampler (which configuration next) and the scheduler (which
+ * trial goes on after a rung), the budget and concurrency, and the steering requests. Its whole
+ * state is plain JSON, so the workflow can hand it to continue-as-new and nothing is lost.
+ *
+ * A trial trains rung by rung: to the next rung's epoch, then its validation metric goes to the
+ * scheduler, which stops it (pruned, or complete at training.epochs) or lets it continue from
+ * its own checkpoint. A finished trial (completed, pruned, failed, stopped) never trains again.
+ */
+import type { EpochMetrics, ModelPlan, TrainResult } from './manifests.js';
+import {
+  AshaScheduler, GridSampler, MedianStoppingScheduler, RandomSampler, TpeSampler, checkConfig, parseSearchSpace, restoreSampler, restoreScheduler,
+  type Sampler, type SamplerState, type SchedulerState, type TrialConfig, type TrialScheduler,
+} from './search/index.js';
+import type { SweepConfig, SweepSchedulerConfig } from './sweep-config.js';
+
+export type TrialStatus = 'running' | 'completed' | 'pruned' | 'failed' | 'stopped';
+export const TRIAL_STATUSES: readonly TrialStatus[] = ['running', 'completed', 'pruned', 'failed', 'stopped'];
+
+export interface TrialRecord {
+  number: number;
+  config: TrialConfig;
+  /** 'enqueued': sent by the enqueue signal rather than proposed by the sampler. */
+  source: 'sampler' | 'enqueued';
+  status: TrialStatus;
+  /** Finished epochs (the trial's checkpoint is at this epoch). */
+  epochs: number;
+  /** The sweep metric at `epochs`: the metric of the model at `modelUri`. */
+  metric?: number;
+  /** The best sweep metric over the trial's epochs, and its epoch. */
+  bestMetric?: number;
+  bestEpoch?: number;
+  /** [epoch, metric] at each rung the scheduler saw. */
+  rungs: [number, number][];
+  /** Rung requests sent to training, and training attempts they took (retries after crashes). */
+  rungRequests: number;
+  trainingAttempts: number;
+  /**
+   * Epochs trained over all rungs, each counted by the attempt that finished it: equal to
+   * `epochs` when every rung resumed from the previous rung's checkpoint (never from scratch).
+   */
+  epochsTrained: number;
+  plan?: ModelPlan;
+  history: EpochMetrics[];
+  modelUri?: string;
+  checkpointUri?: string;
+  historyUri?: string;
+  engine?: string;
+  backend?: string;
+  /** Why it stopped: the scheduler's numbers, a failure message, or the sweep's stop. */
+  detail?: string;
+}
+
+export interface SweepSettings {
+  metric: SweepConfig['metric'];
+  /** Every trial's maximum: training.epochs. */
+  maxEpochs: number;
+  scheduler: SweepSchedulerConfig;
+  targetMetric?: number;
+}
+
+export interface SweepState {
+  version: 1;
+  settings: SweepSettings;
+  budget: number;
+  concurrency: number;
+  sampler: SamplerState;
+  /** Configurations asked of the sampler so far (ask numbers are 0, 1, 2, ...). */
+  samplerAsks: number;
+  scheduler?: SchedulerState;
+  /** Enqueued configurations not started yet, in order. */
+  queue: TrialConfig[];
+  trials: TrialRecord[];
+  stopReason?: string;
+  /** Steering requests that were refused, newest last (at most 20). */
+  notices: string[];
+}
+
+/** One rung's outcome as the trial workflow returns it. */
+export interface RungOutcome {
+  /** The epoch the rung asked to stop after. */
+  requestedEpoch: number;
+  plan: ModelPlan;
+  training: TrainResult;
+}
+
+export interface Launch {
+  trialNumber: number;
+  config: TrialConfig;
+  /** Train to this epoch (stopAfterEpoch). */
+  targetEpoch: number;
+  plan?: ModelPlan;
+}
+
+export interface LeaderboardRow {
+  rank: number;
+  trial: number;
+  status: TrialStatus;
+  source: TrialRecord['source'];
+  config: TrialConfig;
+  epochs: number;
+  epochsTrained: number;
+  metric?: number;
+  bestMetric?: number;
+  bestEpoch?: number;
+  modelUri?: string;
+  checkpointUri?: string;
+  historyUri?: string;
+  detail?: string;
+}
+
+const MAX_NOTICES = 20;
+
+export class SweepBook {
+  private constructor(
+    private readonly state: SweepState,
+    private readonly sampler: Sampler,
+    private readonly scheduler: TrialScheduler | undefined,
+  ) {}
+
+  /** A new sweep; `maxEpochs` is training.epochs. */
+  static create(sweep: SweepConfig, maxEpochs: number): SweepBook {
+    const space = parseSearchSpace(sweep.space, 'sweep.space');
+    const mode = sweep.metric === 'val_loss' ? 'min' : 'max';
+    const sampler: Sampler =
+      sweep.sampler === 'grid' ? new GridSampler({ space, points: sweep.gridPoints })
+        : sweep.sampler === 'random' ? new RandomSampler({ space, seed: sweep.seed })
+          : new TpeSampler({ space, seed: sweep.seed, mode });
+    const s = sweep.scheduler;
+    const scheduler: TrialScheduler | undefined =
+      s.kind === 'asha' ? new AshaScheduler({ mode, minResource: Math.min(s.minEpochs, maxEpochs), maxResource: maxEpochs, reductionFactor: s.reductionFactor })
+        : s.kind === 'median' ? new MedianStoppingScheduler({ mode, gracePeriod: s.gracePeriod, minTrials: s.minTrials })
+          : undefined;
+    const settings: SweepSettings = { metric: sweep.metric, maxEpochs, scheduler: s, ...(sweep.targetMetric !== undefined ? { targetMetric: sweep.targetMetric } : {}) };
+    const state: SweepState = {
+      version: 1, settings, budget: sweep.trials, concurrency: sweep.concurrency, sampler: sampler.toJSON(), samplerAsks: 0,
+      ...(scheduler ? { scheduler: scheduler.toJSON() } : {}), queue: [], trials: [], notices: [],
+    };
+    return new SweepBook(state, sampler, scheduler);
+  }
+
+  /** The book a continue-as-new (or a test) handed over. */
+  static restore(state: SweepState): SweepBook {
+    if (state.version !== 1) throw new RangeError(`sweep state version ${JSON.stringify(state.version)} is not supported (expected 1)`);
+    const copy = JSON.parse(JSON.stringify(state)) as SweepState;
+    return new SweepBook(copy, restoreSampler(copy.sampler), copy.scheduler === undefined ? undefined : restoreScheduler(copy.scheduler));
+  }
+
+  get budget(): number { return this.state.budget; }
+  get concurrency(): number { return this.state.concurrency; }
+  get stopReason(): string | undefined { return this.state.stopReason; }
+  get trials(): readonly TrialRecord[] { return this.state.trials; }
+  get queued(): number { return this.state.queue.length; }
+  get notices(): readonly string[] { return this.state.notices; }
+  get settings(): SweepSettings { return this.state.settings; }
+
+  /** The epoch a trial with `epochs` finished epochs trains to next. */
+  nextTarget(epochs: number): number {
+    const { maxEpochs, scheduler } = this.state.settings;
+    if (scheduler.kind === 'asha') {
+      const minEpochs = Math.min(scheduler.minEpochs, maxEpochs);
+      for (let milestone = minEpochs; milestone < maxEpochs; milestone *= scheduler.reductionFactor) if (milestone > epochs) return milestone;
+      return maxEpochs;
+    }
+    if (scheduler.kind === 'median') return Math.min(maxEpochs, Math.max(epochs + 1, scheduler.gracePeriod));
+    return maxEpochs;
+  }
+
+  /**
+   * Rungs to start now, given the trials training at the moment: promoted trials first (they
+   * hold their place), then enqueued configurations, then the sampler's, up to the concurrency
+   * and the budget. New trials enter the table as 'running'.
+   */
+  launches(training: ReadonlySet<number>): Launch[] {
+    const out: Launch[] = [];
+    const free = () => this.state.concurrency - training.size - out.length;
+    for (const trial of this.state.trials) {
+      if (free() <= 0) return out;
+      if (trial.status === 'running' && !training.has(trial.number)) out.push(this.launchOf(trial));
+    }
+    while (free() > 0) {
+      const trial = this.newTrial();
+      if (trial === undefined) break;
+      out.push(this.launchOf(trial));
+    }
+    return out;
+  }
+
+  /** Whether anything is left to train: a promoted trial, or a new trial within the budget. */
+  hasWork(training: ReadonlySet<number>): boolean {
+    if (this.state.trials.some((t) => t.status === 'running' && !training.has(t.number))) return true;
+    return this.canStartTrial();
+  }
+
+  /** Records a finished rung and returns the trial's status after the scheduler's decision. */
+  recordRung(trialNumber: number, outcome: RungOutcome): TrialStatus {
+    const trial = this.trial(trialNumber);
+    trial.rungRequests++;
+    const t = outcome.training;
+    trial.trainingAttempts += t.attempts;
+    trial.epochsTrained += t.epochsCompleted - t.resumedFromEpoch;
+    trial.plan = outcome.plan;
+    trial.history = t.history;
+    trial.epochs = t.epochsCompleted;
+    trial.modelUri = t.modelUri;
+    trial.historyUri = t.historyUri;
+    trial.checkpointUri = t.checkpointUris.at(-1) ?? trial.checkpointUri;
+    trial.engine = t.engine;
+    trial.backend = t.backend;
+    const value = metricOf(t.history.find((h) => h.epoch === trial.epochs) ?? t.history.at(-1), this.state.settings.metric);
+    trial.metric = value;
+    const best = bestOf(t.history, this.state.settings.metric);
+    if (best) {
+      trial.bestMetric = best.value;
+      trial.bestEpoch = best.epoch;
+    }
+    if (trial.status !== 'running') return trial.status;
+    trial.rungs.push([trial.epochs, value]);
+
+    let status: TrialStatus = 'running';
+    let detail: string | undefined;
+    const decision = this.scheduler?.report({ trialNumber, step: trial.epochs, value });
+    if (this.scheduler) this.state.scheduler = this.scheduler.toJSON();
+    if (decision?.action === 'stop') {
+      status = decision.reason === 'pruned' ? 'pruned' : 'completed';
+      detail = decision.detail;
+    } else if (trial.epochs >= this.state.settings.maxEpochs) {
+      status = 'completed';
+    } else if (trial.epochs < outcome.requestedEpoch) {
+      status = 'completed';
+      detail = `early stopping ended training at epoch ${trial.epochs} of ${outcome.requestedEpoch} asked`;
+    }
+    if (status !== 'running') this.finish(trial, status, detail);
+    this.checkTarget(trial);
+    return trial.status;
+  }
+
+  /** A rung that failed (after its retries): the trial fails and the sampler learns it. */
+  recordFailure(trialNumber: number, message: string): void {
+    const trial = this.trial(trialNumber);
+    trial.rungRequests++;
+    if (trial.status === 'running') this.finish(trial, 'failed', message);
+  }
+
+  /** No new trials or rungs from now on; running rungs finish, then their trials count as stopped. */
+  stop(reason: string): void {
+    this.state.stopReason ??= reason;
+    this.state.queue = [];
+  }
+
+  /** Marks trials that will train no more as 'stopped' (a stopped sweep at its end). */
+  closeRunning(): void {
+    for (const trial of this.state.trials) if (trial.status === 'running') this.finish(trial, 'stopped', this.state.stopReason ?? 'the sweep ended');
+  }
+
+  extendBudget(n: unknown): void {
+    if (!Number.isSafeInteger(n) || (n as number) < 1) throw new RangeError(`extendBudget: n must be an integer >= 1, got ${JSON.stringify(n)}`);
+    if (this.state.stopReason !== undefined) throw new RangeError(`extendBudget(${n as number}) refused: the sweep is stopping (${this.state.stopReason})`);
+    this.state.budget += n as number;
+  }
+
+  setConcurrency(n: unknown): void {
+    if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > 1000) throw new RangeError(`setConcurrency: n must be an integer from 1 to 1000, got ${JSON.stringify(n)}`);
+    this.state.concurrency = n as number;
+  }
+
+  /** Validates `config` against the space; it runs before any sampled trial, in addition to the budget. */
+  enqueue(config: unknown): TrialConfig {
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new TypeError(`enqueue: config must be a mapping of parameter to value, got ${JSON.stringify(config)}`);
+    if (this.state.stopReason !== undefined) throw new RangeError(`enqueue refused: the sweep is stopping (${this.state.stopReason})`);
+    const checked = checkConfig(this.sampler.space, config as Record<string, unknown>, 'enqueue');
+    this.state.queue.push(checked);
+    this.state.budget += 1;
+    return checked;
+  }
+
+  notice(message: string): void {
+    this.state.notices.push(message);
+    if (this.state.notices.length > MAX_NOTICES) this.state.notices.splice(0, this.state.notices.length - MAX_NOTICES);
+  }
+
+  /** Trials with a metric best first (ties: lower trial number), then the rest by number. */
+  leaderboard(): LeaderboardRow[] {
+    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
+    const ranked = [...this.state.trials].sort((a, b) => {
+      if (a.metric === undefined || b.metric === undefined) return a.metric === undefined ? (b.metric === undefined ? a.number - b.number : 1) : -1;
+      return sign * (a.metric - b.metric) || a.number - b.number;
+    });
+    return ranked.map((t, i) => ({
+      rank: i + 1, trial: t.number, status: t.status, source: t.source, config: { ...t.config }, epochs: t.epochs, epochsTrained: t.epochsTrained,
+      ...pick(t, ['metric', 'bestMetric', 'bestEpoch', 'modelUri', 'checkpointUri', 'historyUri', 'detail']),
+    }));
+  }
+
+  /** The best trial with a model, as the pipeline's phase 5 takes it. */
+  best(): TrialRecord | undefined {
+    const top = this.leaderboard().find((row) => row.modelUri !== undefined && row.metric !== undefined && Number.isFinite(row.metric));
+    return top === undefined ? undefined : this.trial(top.trial);
+  }
+
+  counts(): Record<TrialStatus, number> & { total: number } {
+    const out = { running: 0, completed: 0, pruned: 0, failed: 0, stopped: 0, total: this.state.trials.length };
+    for (const t of this.state.trials) out[t.status]++;
+    return out;
+  }
+
+  toJSON(): SweepState {
+    return JSON.parse(JSON.stringify(this.state)) as SweepState;
+  }
+
+  private trial(n: number): TrialRecord {
+    const trial = this.state.trials.find((t) => t.number === n);
+    if (trial === undefined) throw new RangeError(`no trial ${n} in this sweep (trials 0-${this.state.trials.length - 1})`);
+    return trial;
+  }
+
+  private launchOf(trial: TrialRecord): Launch {
+    return { trialNumber: trial.number, config: { ...trial.config }, targetEpoch: this.nextTarget(trial.epochs), ...(trial.plan ? { plan: trial.plan } : {}) };
+  }
+
+  private canStartTrial(): boolean {
+    if (this.state.stopReason !== undefined || this.state.trials.length >= this.state.budget) return false;
+    return this.state.queue.length > 0 || this.sampler.ask(this.state.samplerAsks) !== undefined;
+  }
+
+  private newTrial(): TrialRecord | undefined {
+    if (!this.canStartTrial()) return undefined;
+    let config = this.state.queue.shift();
+    const source = config === undefined ? 'sampler' : 'enqueued';
+    if (config === undefined) {
+      config = this.sampler.ask(this.state.samplerAsks);
+      if (config === undefined) return undefined;
+      this.state.samplerAsks++;
+    }
+    const trial: TrialRecord = { number: this.state.trials.length, config, source, status: 'running', epochs: 0, rungs: [], rungRequests: 0, trainingAttempts: 0, epochsTrained: 0, history: [] };
+    this.state.trials.push(trial);
+    return trial;
+  }
+
+  private finish(trial: TrialRecord, status: TrialStatus, detail: string | undefined): void {
+    trial.status = status;
+    if (detail !== undefined) trial.detail = detail;
+    if (status !== 'stopped') {
+      this.sampler.tell({ trialNumber: trial.number, config: trial.config, value: status === 'failed' ? null : (trial.metric ?? null) });
+      this.state.sampler = this.sampler.toJSON();
+    }
+  }
+
+  private checkTarget(trial: TrialRecord): void {
+    const target = this.state.settings.targetMetric;
+    if (target === undefined || trial.metric === undefined || this.state.stopReason !== undefined) return;
+    const loss = this.state.settings.metric === 'val_loss';
+    if (loss ? trial.metric <= target : trial.metric >= target) {
+      this.stop(`trial ${trial.number} reached ${this.state.settings.metric} ${trial.metric} (target ${loss ? '<=' : '>='} ${target})`);
+    }
+  }
+}
+
+/** The sweep metric of one epoch; NaN when the epoch has no validation figures. */
+export function metricOf(epoch: EpochMetrics | undefined, metric: SweepSettings['metric']): number {
+  const value = metric === 'val_loss' ? epoch?.valLoss : epoch?.valAccuracy;
+  return value ?? NaN;
+}
+
+function bestOf(history: readonly EpochMetrics[], metric: SweepSettings['metric']): { epoch: number; value: number } | undefined {
+  let best: { epoch: number; value: number } | undefined;
+  for (const h of history) {
+    const value = metricOf(h, metric);
+    if (!Number.isFinite(value)) continue;
+    if (best === undefined || (metric === 'val_loss' ? value < best.value : value > best.value)) best = { epoch: h.epoch, value };
+  }
+  return best;
+}
+
+/** The TrainResult the pipeline's phase 5 takes for a trial's final model. */
+export function trainResultOf(trial: TrialRecord): TrainResult {
+  if (trial.modelUri === undefined || trial.historyUri === undefined) throw new RangeError(`trial ${trial.number} has no model yet`);
+  return {
+    modelUri: trial.modelUri,
+    checkpointUris: trial.checkpointUri ? [trial.checkpointUri] : [],
+    historyUri: trial.historyUri,
+    history: trial.history,
+    bestEpoch: trial.bestEpoch ?? trial.epochs,
+    epochsCompleted: trial.epochs,
+    resumedFromEpoch: 0,
+    attempts: trial.trainingAttempts,
+    engine: trial.engine ?? 'unknown',
+    backend: trial.backend ?? 'unknown',
+  };
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (value[k] !== undefined) out[k] = value[k];
+  return out;
+}

@@ -1,0 +1,195 @@
+/**
+ * A hyperparameter sweep as one durable workflow. Trials run as child workflows (one per rung,
+ * `trialWorkflow` on `vision-gpu`) up to the concurrency limit; after each rung the scheduler
+ * (ASHA, median rule, or none) stops the trial or lets it continue from its own checkpoint.
+ * The sampler, the scheduler and the trial table live in this workflow (SweepBook, plain JSON),
+ * so a restarted worker or Temporal server loses no finished trial and trains none again.
+ *
+ * Before history grows too long the sweep stops starting rungs, lets the running ones finish
+ * (one rung each), and continues as new with the whole state: no child is in flight across
+ * continue-as-new, so none can be orphaned or started twice.
+ *
+ * Steering: `stop` (graceful: no new trials or rungs; running rungs finish, then their trials
+ * count as stopped), `extendBudget(n)`, `setConcurrency(n)`, `enqueue(config)` (checked against
+ * the space; runs before sampled trials, in addition to the budget). Refused requests are listed
+ * in `status().notices`, since a signal cannot answer its sender.
+ */
+import {
+  ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo,
+} from '@temporalio/workflow';
+import type { SweepActivities } from '../activities/sweep-activities.js';
+import type { PipelineConfig } from '../core/config.js';
+import type { DatasetManifest, PipelineProgress } from '../core/manifests.js';
+import type { ParamValue } from '../core/search/index.js';
+import { applyTrialConfig } from '../core/sweep-space.js';
+import { SweepBook, type Launch, type LeaderboardRow, type SweepState, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
+import { GPU_QUEUE } from '../core/task-queues.js';
+import { CPU_ACTIVITY } from './activity-options.js';
+import { prepareData } from './prepare-data.js';
+import { trialRunId, trialRungWorkflowId, trialWorkflow } from './trial-workflow.js';
+
+export interface SweepInput {
+  /** Names the sweep: trial run ids are `<sweepId>/trial-<n>`, the leaderboard `sweeps/<sweepId>/leaderboard.json`. */
+  sweepId: string;
+  storeUri: string;
+  /** Must have a `sweep` section; training.epochs is every trial's maximum. */
+  config: PipelineConfig;
+  /** A prepared dataset; without one the sweep runs phase 1 itself, once. */
+  dataset?: DatasetManifest;
+  /** Continue as new once history has this many events (or when Temporal suggests it). Defaults to 10,000. */
+  historyLimit?: number;
+  /** Carried by continue-as-new. */
+  state?: SweepState;
+  /** Runs of this sweep before this one (continue-as-new count). */
+  continued?: number;
+}
+
+export interface SweepStatus {
+  sweepId: string;
+  phase: 'preparing' | 'running' | 'draining' | 'stopping' | 'writing' | 'done';
+  budget: number;
+  concurrency: number;
+  /** Trials started so far, and per status. */
+  counts: Record<TrialStatus, number> & { total: number };
+  /** Trial numbers with a rung training now. */
+  training: number[];
+  queued: number;
+  best?: LeaderboardRow;
+  stopReason?: string;
+  notices: string[];
+  /** Continue-as-new count, and this run's history length. */
+  continued: number;
+  historyLength: number;
+}
+
+export interface SweepResult {
+  sweepId: string;
+  metric: string;
+  best?: LeaderboardRow;
+  leaderboard: LeaderboardRow[];
+  counts: Record<TrialStatus, number> & { total: number };
+  leaderboardUri: string;
+  stopReason?: string;
+  dataset: DatasetManifest;
+  /** The best trial's full record (its plan and history), for the pipeline's phase 5. */
+  bestTrial?: TrialRecord;
+  continued: number;
+}
+
+export const stopSweepSignal = defineSignal<[reason?: string]>('stop');
+export const extendBudgetSignal = defineSignal<[n: number]>('extendBudget');
+export const setConcurrencySignal = defineSignal<[n: number]>('setConcurrency');
+export const enqueueTrialSignal = defineSignal<[config: Record<string, ParamValue>]>('enqueue');
+export const leaderboardQuery = defineQuery<LeaderboardRow[]>('leaderboard');
+export const sweepStatusQuery = defineQuery<SweepStatus>('status');
+
+const DEFAULT_HISTORY_LIMIT = 10_000;
+
+export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
+  const { sweepId, storeUri, config } = input;
+  const sweep = config.sweep;
+  if (sweep === undefined) throw ApplicationFailure.nonRetryable(`sweep ${sweepId}: the config has no sweep section`, 'ConfigError');
+  const book = input.state !== undefined ? SweepBook.restore(input.state) : SweepBook.create(sweep, config.training.epochs);
+  const continued = input.continued ?? 0;
+  const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
+  const training = new Set<number>();
+  let phase: SweepStatus['phase'] = 'preparing';
+  let changed = false;
+
+  const steer = (what: string, apply: () => void) => {
+    try {
+      apply();
+    } catch (err) {
+      book.notice(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    changed = true;
+  };
+  setHandler(stopSweepSignal, (reason) => steer('stop', () => book.stop(reason ?? 'stopped by request')));
+  setHandler(extendBudgetSignal, (n) => steer('extendBudget', () => book.extendBudget(n)));
+  setHandler(setConcurrencySignal, (n) => steer('setConcurrency', () => book.setConcurrency(n)));
+  setHandler(enqueueTrialSignal, (trial) => steer('enqueue', () => book.enqueue(trial)));
+  setHandler(leaderboardQuery, () => book.leaderboard());
+  setHandler(sweepStatusQuery, (): SweepStatus => ({
+    sweepId, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
+    queued: book.queued, ...(bestRow(book) ? { best: bestRow(book) } : {}), ...(book.stopReason ? { stopReason: book.stopReason } : {}),
+    notices: [...book.notices], continued, historyLength: workflowInfo().historyLength,
+  }));
+
+  const dataset = input.dataset ?? (await prepareData({ runId: sweepId, storeUri, dataset: config.dataset, progress: preparingProgress(sweepId) }));
+  phase = 'running';
+
+  const startRung = (launch: Launch): void => {
+    const trialConfig = applyTrialConfig({ model: config.model, training: config.training }, launch.config);
+    training.add(launch.trialNumber);
+    const rung = executeChild(trialWorkflow, {
+      taskQueue: GPU_QUEUE,
+      workflowId: trialRungWorkflowId(sweepId, launch.trialNumber, launch.targetEpoch),
+      args: [{
+        sweepId, trialNumber: launch.trialNumber, runId: trialRunId(sweepId, launch.trialNumber), storeUri, dataset,
+        model: trialConfig.model, training: trialConfig.training, stopAfterEpoch: launch.targetEpoch, ...(launch.plan ? { plan: launch.plan } : {}),
+      }],
+    });
+    rung
+      .then((outcome) => book.recordRung(launch.trialNumber, outcome))
+      .catch((err: unknown) => book.recordFailure(launch.trialNumber, failureText(err)))
+      .finally(() => {
+        training.delete(launch.trialNumber);
+        changed = true;
+      });
+  };
+
+  for (;;) {
+    const info = workflowInfo();
+    const draining = info.continueAsNewSuggested || info.historyLength >= historyLimit;
+    if (book.stopReason !== undefined) phase = 'stopping';
+    else if (draining) phase = 'draining';
+    if (!draining) for (const launch of book.launches(training)) startRung(launch);
+    if (training.size === 0) {
+      if (!book.hasWork(training)) break;
+      if (draining) {
+        // Nothing is in flight, so the next run takes over the whole sweep from the state alone.
+        await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1 });
+      }
+    }
+    changed = false;
+    await condition(() => changed);
+  }
+
+  book.closeRunning();
+  phase = 'writing';
+  const activities = proxyActivities<SweepActivities>(CPU_ACTIVITY);
+  const leaderboard = book.leaderboard();
+  const counts = book.counts();
+  const { leaderboardUri } = await activities.writeSweepLeaderboard({
+    sweepId, storeUri, metric: sweep.metric, counts, leaderboard, ...(book.stopReason ? { stopReason: book.stopReason } : {}),
+  });
+  phase = 'done';
+  const bestTrial = book.best();
+  const best = bestRow(book);
+  return {
+    sweepId, metric: sweep.metric, leaderboard, counts, leaderboardUri, dataset, continued,
+    ...(best ? { best } : {}),
+    ...(bestTrial ? { bestTrial } : {}),
+    ...(book.stopReason ? { stopReason: book.stopReason } : {}),
+  };
+}
+
+function bestRow(book: SweepBook): LeaderboardRow | undefined {
+  const best = book.best();
+  return best === undefined ? undefined : book.leaderboard().find((row) => row.trial === best.number);
+}
+
+function preparingProgress(runId: string): PipelineProgress {
+  return { runId, phase: 'prepare', completed: [], epoch: 0, epochs: 0, trainingAttempt: 0 };
+}
+
+/** The innermost message of a child's failure: the one a user can act on. */
+function failureText(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current.message) message = current.message;
+    current = current.cause;
+  }
+  return message;
+}

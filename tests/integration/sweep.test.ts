@@ -1,0 +1,130 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/activities/logger.js';
+import type { DatasetManifest } from '../../src/core/manifests.js';
+import { parseSearchSpace, RandomSampler } from '../../src/core/search/index.js';
+import { CPU_QUEUE, TASK_QUEUES } from '../../src/core/task-queues.js';
+import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
+import { datasetWorkflow } from '../../src/workflows/pipeline-workflow.js';
+import {
+  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
+} from '../../src/workflows/sweep-workflow.js';
+import { waitFor } from './support/cli-process.js';
+import { tinySweepConfig } from './support/sweep-config.js';
+import { startTemporal } from './support/temporal.js';
+
+let env: TestWorkflowEnvironment;
+let dir: string;
+let storeUri: string;
+let workers: Worker[];
+let running: Promise<unknown>;
+let dataset: DatasetManifest;
+
+beforeAll(async () => {
+  env = await startTemporal();
+  dir = await mkdtemp(join(tmpdir(), 'dv-sweep-'));
+  storeUri = `file://${dir}/artifacts`;
+  workers = await createWorkers({
+    connection: env.nativeConnection, queues: TASK_QUEUES, logger: silentLogger, workflowBundle: await workflowBundle(), maxConcurrentActivities: { 'vision-gpu': 2 },
+  });
+  running = Promise.all(workers.map((w) => w.run()));
+  const config = tinySweepConfig({});
+  dataset = await env.client.workflow.execute(datasetWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'sweep-data', args: [{ runId: 'sweep-data', storeUri, dataset: config.dataset }] });
+});
+afterAll(async () => {
+  workers?.forEach((w) => w.shutdown());
+  await running;
+  await env?.teardown();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** Every trial trained each of its epochs once: rungs resumed from checkpoints, never from scratch. */
+function expectTrainedOnce(result: SweepResult): void {
+  for (const row of result.leaderboard) expect({ trial: row.trial, trained: row.epochsTrained }).toEqual({ trial: row.trial, trained: row.epochs });
+}
+
+describe('sweepWorkflow', () => {
+  it('an ASHA sweep prunes poor trials at rungs, completes the rest, and writes its leaderboard', async () => {
+    const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 6, concurrency: 2 });
+    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'asha', args: [{ sweepId: 'asha', storeUri, config, dataset }] });
+    const during = await waitFor('a finished rung', async () => {
+      const board = await handle.query(leaderboardQuery);
+      return board.some((r) => r.metric !== undefined) ? board : undefined;
+    }, 90_000, 200);
+    expect(during[0]!.metric).toBeGreaterThan(0);
+    const result = await handle.result();
+
+    expect(result.counts.total).toBe(6);
+    expect(result.counts.completed + result.counts.pruned).toBe(6);
+    expect(result.counts.pruned).toBeGreaterThan(0);
+    // Rungs at 1 and 2 epochs; completed trials reach training.epochs (4).
+    for (const row of result.leaderboard) {
+      if (row.status === 'completed') expect(row.epochs).toBe(4);
+      else expect([1, 2]).toContain(row.epochs);
+      expect(row.modelUri).toContain(`asha/trial-${row.trial}/`);
+    }
+    expectTrainedOnce(result);
+    const metrics = result.leaderboard.map((r) => r.metric!);
+    expect(metrics).toEqual([...metrics].sort((a, b) => b - a));
+    expect(result.best?.trial).toBe(result.leaderboard[0]!.trial);
+    expect(result.bestTrial?.history.map((h) => h.epoch)).toEqual(Array.from({ length: result.best!.epochs }, (_, i) => i + 1));
+
+    const written = JSON.parse(await readFile(new URL(result.leaderboardUri), 'utf8')) as { leaderboard: unknown[]; counts: unknown };
+    expect(written.leaderboard).toEqual(result.leaderboard);
+    expect(result.leaderboardUri).toMatch(/sweeps\/asha\/leaderboard\.json$/);
+  }, 150_000);
+
+  it('steering: setConcurrency, enqueue and extendBudget take effect, a bad request is refused by name, stop ends the sweep', async () => {
+    const config = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 1 }, { epochs: 1 });
+    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'steer', args: [{ sweepId: 'steer', storeUri, config, dataset }] });
+    const wanted = { 'training.learningRate': 0.005, 'model.widthMultiplier': 0.5 };
+    await handle.signal(enqueueTrialSignal, wanted);
+    await handle.signal(enqueueTrialSignal, { 'training.learnRate': 0.1 });
+    await handle.signal(setConcurrencySignal, 2);
+    await handle.signal(extendBudgetSignal, 46);
+
+    const status = await waitFor('two trials training at once', async () => {
+      const s = await handle.query(sweepStatusQuery);
+      return s.training.length === 2 ? s : undefined;
+    }, 60_000, 100);
+    expect(status.concurrency).toBe(2);
+    expect(status.budget).toBe(50); // 3 + 1 enqueued + 46
+    expect(status.notices.join('\n')).toContain('enqueue.training.learnRate is not a parameter of the search space');
+
+    // More trials than the first budget plus the enqueued one: the extension is in use.
+    await waitFor('a fifth trial', async () => ((await handle.query(sweepStatusQuery)).counts.total >= 5 ? true : undefined), 90_000, 100);
+    await handle.signal(stopSweepSignal, 'enough');
+    const result = await handle.result();
+
+    expect(result.stopReason).toBe('enough');
+    expect(result.counts.total).toBeLessThan(10);
+    expect(result.counts.running).toBe(0);
+    const enqueued = result.leaderboard.filter((r) => r.source === 'enqueued');
+    expect(enqueued).toHaveLength(1);
+    expect(enqueued[0]!.config).toEqual(wanted);
+    // Enqueued configurations run before sampled ones not yet started.
+    expect(enqueued[0]!.trial).toBeLessThanOrEqual(1);
+    expectTrainedOnce(result);
+  }, 150_000);
+
+  it('a forced continue-as-new carries every trial, the sampler and the scheduler', async () => {
+    const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 5, concurrency: 2 }, { epochs: 2 });
+    const handle = await env.client.workflow.start(sweepWorkflow, {
+      taskQueue: CPU_QUEUE, workflowId: 'can', args: [{ sweepId: 'can', storeUri, config, dataset, historyLimit: 25 }],
+    });
+    const result = await handle.result();
+
+    expect(result.continued).toBeGreaterThanOrEqual(2);
+    expect(result.counts.total).toBe(5);
+    expect(result.leaderboard.map((r) => r.trial).sort()).toEqual([0, 1, 2, 3, 4]);
+    // Trial n is the sampler's n-th proposal: the sampler state crossed every continue-as-new.
+    const sampler = new RandomSampler({ space: parseSearchSpace(config.sweep!.space), seed: 1 });
+    for (const row of result.leaderboard) expect(row.config).toEqual(sampler.ask(row.trial));
+    expectTrainedOnce(result);
+    for (const row of result.leaderboard) expect(['completed', 'pruned']).toContain(row.status);
+  }, 150_000);
+});
