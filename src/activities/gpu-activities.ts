@@ -4,6 +4,7 @@ import { deploymentVerdicts } from '../core/gates.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
 import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
+import type { EngineChoice } from '../ml/torch-select.js';
 import { backboneFileReader, backboneSpec } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
@@ -16,6 +17,11 @@ export interface GpuActivityDeps {
   stores: StoreCache;
   engine: TrainingEngine;
   logger: Logger;
+  /**
+   * The engine that trains a run whose config names `configured` (tfjs, torch, auto); the
+   * worker's own choice may override it (torch-select.ts). Defaults to `engine`.
+   */
+  selectTrainingEngine?: (configured: EngineChoice) => Promise<TrainingEngine>;
 }
 
 /** What a training attempt heartbeats; a retried attempt resumes from `checkpointUri`. */
@@ -26,7 +32,7 @@ export interface TrainingHeartbeat {
   batches?: number;
 }
 
-export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps): GpuActivities {
+export function createGpuActivities({ stores, engine, logger, selectTrainingEngine }: GpuActivityDeps): GpuActivities {
   /** The newest checkpoint: from the last attempt's heartbeat, else the newest one in the store. */
   async function findResumePoint(input: TrainModelInput): Promise<{ uri: string; checkpoint: StoredCheckpoint } | undefined> {
     const store = stores.open(input.storeUri);
@@ -48,13 +54,16 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
       const store = stores.open(input.storeUri);
       const keys = runKeys(input.runId);
       const t = input.training;
-      const backend = await initBackend(t.backend);
+      const trainer = selectTrainingEngine !== undefined ? await selectTrainingEngine(t.engine) : engine;
+      // The tfjs backend is chosen per run; the torch engine reports the device its child uses.
+      const backend = trainer.name === 'tfjs' ? await initBackend(t.backend) : trainer.backend();
       const resume = await findResumePoint(input);
       const attempt = ctx.info.attempt;
       const resumedFromEpoch = resume?.checkpoint.epoch ?? 0;
       logger.info(resume ? `training resumes from epoch ${resumedFromEpoch}` : 'training starts', {
         runId: input.runId,
         attempt,
+        engine: trainer.name,
         backend,
         checkpoint: resume?.uri,
       });
@@ -88,7 +97,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
         // Every epoch finished before the crash; only the final write was lost.
         finalModel = resume.checkpoint.model;
       } else {
-        const outcome = await engine.train({
+        const outcome = await trainer.train({
           model: spec,
           spec: {
             epochs: t.epochs,
@@ -152,7 +161,7 @@ export function createGpuActivities({ stores, engine, logger }: GpuActivityDeps)
         epochsCompleted: history.length,
         resumedFromEpoch,
         attempts: attempt,
-        engine: engine.name,
+        engine: trainer.name,
         backend,
       };
       return result;

@@ -205,7 +205,8 @@ export const unfreezeStepSchema = z
 
 export const trainingConfigSchema = z
   .object({
-    engine: z.literal('tfjs').default('tfjs'),
+    /** tfjs (default), torch (PyTorch child process), or auto: torch when PyTorch sees a CUDA card, else tfjs. A worker's --engine overrides it. */
+    engine: z.enum(['tfjs', 'torch', 'auto']).default('tfjs'),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     epochs: z.number().int().min(1).max(1000).default(3),
     batchSize: z.number().int().min(1).max(4096).default(64),

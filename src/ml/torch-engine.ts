@@ -43,6 +43,7 @@ export interface TorchEngine extends TrainingEngine {
   start(): Promise<TorchReady>;
   /** Writes the model as ONNX (NHWC scaled pixels in, probabilities out) to `outputPath`. */
   exportOnnx(model: ModelBytes, outputPath: string, options?: { opset?: number }): Promise<{ inputName: string; outputName: string; opset: number }>;
+  close(): Promise<void>;
 }
 
 async function withWorkDir<T>(use: (dir: string) => Promise<T>): Promise<T> {

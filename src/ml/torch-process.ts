@@ -112,6 +112,7 @@ export class TorchProcess {
     });
     this.child = child;
     this.stderrTail = [];
+    this.hold(true);
     return new Promise<TorchReady>((resolve, reject) => {
       let started = false;
       createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -128,6 +129,7 @@ export class TorchProcess {
         }
         if (!started) {
           started = true;
+          this.hold(false);
           if (message.type === 'ready') resolve(message as unknown as TorchReady);
           else reject(this.startError(python, (message.error as ProtocolError | undefined)?.message ?? line));
           return;
@@ -192,6 +194,19 @@ export class TorchProcess {
     }
   }
 
+  /**
+   * An idle child must not keep the Node process alive (a CLI run that finished exits, and the
+   * child then sees end of input and exits too); one serving a request must.
+   */
+  private hold(busy: boolean): void {
+    const child = this.child;
+    if (child === undefined) return;
+    for (const handle of [child, child.stdin, child.stdout, child.stderr] as ({ ref?: () => void; unref?: () => void } | null)[]) {
+      if (busy) handle?.ref?.();
+      else handle?.unref?.();
+    }
+  }
+
   /** Writes one protocol line to the child (ignored when it is not running). */
   send(message: Record<string, unknown>): void {
     if (this.child?.stdin?.writable === true) this.child.stdin.write(`${JSON.stringify(message)}\n`);
@@ -206,10 +221,15 @@ export class TorchProcess {
       await this.start();
       const id = this.nextId++;
       onId?.(id);
-      return new Promise<Record<string, unknown>>((resolve, reject) => {
-        this.pending = { id, resolve, reject, onEvent };
-        this.send({ ...body, id, op });
-      });
+      this.hold(true);
+      try {
+        return await new Promise<Record<string, unknown>>((resolve, reject) => {
+          this.pending = { id, resolve, reject, onEvent };
+          this.send({ ...body, id, op });
+        });
+      } finally {
+        this.hold(false);
+      }
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);

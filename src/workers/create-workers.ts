@@ -7,6 +7,8 @@ import { createGpuActivities } from '../activities/gpu-activities.js';
 import { createSweepActivities } from '../activities/sweep-activities.js';
 import { createStoreCache } from '../activities/store-cache.js';
 import { createTfjsEngine } from '../ml/tfjs-engine.js';
+import { type EngineChoice, createEngineSelection } from '../ml/torch-select.js';
+import type { TorchEngineOptions } from '../ml/torch-engine.js';
 import type { Logger } from '../activities/logger.js';
 
 const require = createRequire(import.meta.url);
@@ -21,6 +23,13 @@ export interface WorkerOptions {
   logger: Logger;
   /** A prebuilt bundle saves the few seconds of bundling when many workers start (tests). */
   workflowBundle?: WorkflowBundleOption;
+  /**
+   * The engine this worker trains with, overriding each run's training.engine ('auto': torch
+   * when PyTorch sees a CUDA card, else tfjs). Unset = what the run's config says.
+   */
+  engine?: EngineChoice;
+  /** Settings of the torch engine's child process (device, threads, bf16). */
+  torch?: TorchEngineOptions;
   /** Concurrent activities per queue. Defaults: cpu 2, gpu 1 (one training run per device). */
   maxConcurrentActivities?: Partial<Record<TaskQueue, number>>;
 }
@@ -43,7 +52,9 @@ const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, e
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const stores = createStoreCache();
-  const engine = createTfjsEngine();
+  // Inference routes by the model bytes (tfjs or torch); training follows the run's config or this worker's --engine.
+  const selection = createEngineSelection({ tfjs: createTfjsEngine(), override: options.engine, torch: options.torch, logger: options.logger });
+  const engine = selection.engine;
   const bundle = options.workflowBundle ?? (await workflowBundle());
   const workers: Worker[] = [];
   for (const queue of new Set(options.queues)) {
@@ -66,7 +77,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           taskQueue: GPU_QUEUE,
           // Sweep trials are workflows on this queue, so they run where the training does.
           workflowBundle: bundle,
-          activities: createGpuActivities({ stores, engine, logger: options.logger }),
+          activities: createGpuActivities({ stores, engine, logger: options.logger, selectTrainingEngine: (configured) => selection.forTraining(configured) }),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
         }),
       );
