@@ -7,10 +7,12 @@ import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
 import { buildTransferModel, readLocalFile } from '../ml/transfer.js';
 import type { Logger } from './logger.js';
 import { createDataActivities } from './phase1/index.js';
+import type { EvaluationHtmlInput } from './report-evaluation-html.js';
 import { renderReportHtml } from './report-html.js';
 import { runKeys } from './run-keys.js';
 import type { StoreCache } from './store-cache.js';
 import { readJson } from './store-json.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { CpuActivities } from './types.js';
 import { EVALUATION_FORMAT, evaluateSavedPredictions, resolvedOptions, summariseEvaluation, type EvaluationDocument } from './evaluation-document.js';
 import { gradCamExamples } from './grad-cam-examples.js';
@@ -44,6 +46,22 @@ export function backboneSpec(backbone: { uri: string; cutLayer: string; strict?:
   return backbone === undefined ? undefined : { uri: backbone.uri, cutLayer: backbone.cutLayer, ...(backbone.strict !== undefined ? { strict: backbone.strict } : {}) };
 }
 const JSON_TYPE = { contentType: 'application/json' };
+
+/**
+ * evaluation.json with its Grad-CAM PNGs as data URIs, for the HTML report; undefined for an
+ * evaluation written before evaluation.json held the full report.
+ */
+async function readEvaluationDetail(store: ArtifactStore, evalUri: string): Promise<EvaluationHtmlInput | undefined> {
+  const doc = await readJson<Partial<EvaluationDocument>>(store, store.keyOf(evalUri));
+  if (doc.format !== EVALUATION_FORMAT) return undefined;
+  const full = doc as EvaluationDocument;
+  const images = new Map<string, string>();
+  for (const example of full.gradCam.examples) {
+    const png = await store.get(store.keyOf(example.uri));
+    images.set(example.uri, `data:image/png;base64,${png.toString('base64')}`);
+  }
+  return { doc: full, images, evalUri };
+}
 
 export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps): CpuActivities {
   // The engine reads backbones from local files only; one in an s3:// store is counted here, read through the store cache.
@@ -136,7 +154,8 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
       // Thumbnails stay in data-report.json; report.json carries the figures.
       const dataSummary = data && { ...data, quarantine: data.quarantine.map(({ examples: _e, ...q }) => q), outliers: { ...data.outliers, examples: undefined } };
       await store.put(keys.report, json({ ...input.result, data: dataSummary, ...times, reportUri, reportHtmlUri }), JSON_TYPE);
-      await store.put(keys.reportHtml, renderReportHtml(input.result, times, data), { contentType: 'text/html' });
+      const evaluationDetail = await readEvaluationDetail(store, input.result.evaluation.evalUri);
+      await store.put(keys.reportHtml, renderReportHtml(input.result, times, data, evaluationDetail), { contentType: 'text/html' });
       return { reportUri, reportHtmlUri };
     },
   };

@@ -1,10 +1,13 @@
 import type { DataReport, PipelineResult } from '../core/manifests.js';
+import { renderEvaluationHtml, type EvaluationHtmlInput } from './report-evaluation-html.js';
 
 /** A self-contained HTML page (no scripts, no external assets) summarising one run. */
 export function renderReportHtml(
   result: Omit<PipelineResult, 'reportUri' | 'reportHtmlUri'>,
   times: { startedAt: string; finishedAt: string },
   data?: DataReport,
+  /** evaluation.json and its Grad-CAM overlays; without it section 4 shows the EvalReport's figures. */
+  evaluationDetail?: EvaluationHtmlInput,
 ): string {
   const { dataset, plan, training, evaluation, validation } = result;
   const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(2)}%`);
@@ -49,6 +52,8 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 .kpi{display:inline-block;margin:0 1.5rem 1rem 0}
 .thumbs{display:flex;flex-wrap:wrap;gap:.5rem}.thumbs figure{margin:0;width:150px;font-size:11px;word-break:break-all}.thumbs img{image-rendering:pixelated;border:1px solid #ccc;max-width:96px}
 .muted{color:#777}.kpi b{display:block;font-size:1.4rem}
+.plots{display:flex;flex-wrap:wrap;gap:1rem}.chart{background:#fff}.legend{font-size:12px}
+.thumbs.cams figure{width:130px}.thumbs.cams img{max-width:none;width:112px;image-rendering:auto}
 code{background:#f4f4f4;padding:0 .25rem}
 </style></head><body>
 <h1>Run <code>${esc(result.runId)}</code> — ${validation.blessed ? '<span class="pass">blessed for deployment</span>' : '<span class="fail">not blessed</span>'}</h1>
@@ -66,7 +71,7 @@ ${data ? renderDataReport(data, dataset.classes) : ''}
 <h2>3 · Training</h2><p>Engine <code>${esc(training.engine)}</code> on backend <code>${esc(training.backend)}</code>; ${training.epochsCompleted} epochs, best epoch ${training.bestEpoch}${training.resumedFromEpoch > 0 ? `; resumed from the epoch-${training.resumedFromEpoch} checkpoint after a failed attempt (attempt ${training.attempts})` : ''}.</p>
 <table><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val loss</th><th>val accuracy</th><th>img/s</th><th>seconds</th></tr>${historyRows}</table>
 <h2>4 · Evaluation on ${evaluation.count} test images</h2>
-<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${classRows}</table>
+${evaluationDetail ? renderEvaluationHtml(evaluationDetail) : `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${classRows}</table>`}
 <h3>Confusion matrix</h3><table>${confusion}</table>
 <h2>5 · Validation for deployment</h2>
 <p>Backend <code>${esc(validation.backend)}</code>: ${num(validation.throughputImgPerS, 0)} img/s at batch ${validation.batchSize}; batch-1 latency p50 ${validation.latencyMs.p50.toFixed(2)} ms, p95 ${validation.latencyMs.p95.toFixed(2)} ms, mean ${validation.latencyMs.mean.toFixed(2)} ms; worker peak RSS ${num(validation.peakRssMb, 0)} MB.</p>
