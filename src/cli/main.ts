@@ -34,7 +34,8 @@ program
   .command('worker')
   .description('serve task queues of the Temporal cluster at TEMPORAL_ADDRESS (default 127.0.0.1:7233)')
   .option('-q, --queue <name>', 'vision-cpu or vision-gpu; repeat for both (default both)', collect)
-  .action(async (opts: { queue?: string[] }) => {
+  .option('--engine <name>', "training engine of this worker: tfjs, torch, or auto (torch when PyTorch sees a CUDA card); default: each run's training.engine")
+  .action(async (opts: { queue?: string[]; engine?: string }) => {
     process.exitCode = await workerCommand(opts);
   });
 
