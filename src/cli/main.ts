@@ -6,6 +6,7 @@ import { workerCommand } from './commands/worker.js';
 import { statusCommand } from './commands/status.js';
 import { devCommand } from './commands/dev.js';
 import { arbitrateCommand, type ArbitrateOptions } from './commands/arbitrate.js';
+import { sweepLeaderboardCommand, sweepSignalCommand, sweepStartCommand, sweepStatusCommand, type SweepStartOptions } from './commands/sweep.js';
 
 // Temporal's own logs at WARN keep the progress view readable.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -57,6 +58,67 @@ program
   .option('--decision <rule>', 'settle every conflict by rule: majority or drop')
   .action(async (runId: string, opts: ArbitrateOptions) => {
     process.exitCode = await arbitrateCommand(runId, opts);
+  });
+
+const sweep = program.command('sweep').description('hyperparameter sweeps: start, watch and steer them');
+sweep
+  .command('start')
+  .description('run the sweep in the config\'s sweep section (starts a local Temporal server unless TEMPORAL_ADDRESS is set)')
+  .argument('[config]', 'YAML config with a sweep section')
+  .option('-s, --store <uri>', 'artifact store: file://path, a path, or s3://bucket/prefix')
+  .option('--sweep-id <id>', 'name the sweep (re-attaches if it exists)')
+  .option('--json', 'print the final result as JSON on stdout')
+  .option('--no-worker', 'do not serve the task queues from this process (use remote workers)')
+  .action(async (config: string | undefined, opts: SweepStartOptions) => {
+    process.exitCode = await sweepStartCommand(config, opts);
+  });
+sweep
+  .command('status')
+  .description('budget, concurrency, trial counts and the best trial of a sweep')
+  .argument('<sweepId>')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    process.exitCode = await sweepStatusCommand(id, opts);
+  });
+sweep
+  .command('leaderboard')
+  .description('trials of a sweep, best first')
+  .argument('<sweepId>')
+  .option('--json', 'print JSON')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    process.exitCode = await sweepLeaderboardCommand(id, opts);
+  });
+sweep
+  .command('stop')
+  .description('no new trials; running rungs finish, then the sweep ends with its leaderboard')
+  .argument('<sweepId>')
+  .argument('[reason]')
+  .action(async (id: string, reason: string | undefined) => {
+    process.exitCode = await sweepSignalCommand(id, 'stop', reason);
+  });
+sweep
+  .command('extend')
+  .description('raise the trial budget by n')
+  .argument('<sweepId>')
+  .argument('<n>')
+  .action(async (id: string, n: string) => {
+    process.exitCode = await sweepSignalCommand(id, 'extend', n);
+  });
+sweep
+  .command('concurrency')
+  .description('set how many trials train at once')
+  .argument('<sweepId>')
+  .argument('<n>')
+  .action(async (id: string, n: string) => {
+    process.exitCode = await sweepSignalCommand(id, 'concurrency', n);
+  });
+sweep
+  .command('enqueue')
+  .description('run this configuration next, e.g. \'{"training.learningRate": 0.001}\'')
+  .argument('<sweepId>')
+  .argument('<json>')
+  .action(async (id: string, json: string) => {
+    process.exitCode = await sweepSignalCommand(id, 'enqueue', json);
   });
 
 program
