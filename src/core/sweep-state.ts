@@ -174,6 +174,7 @@ export class SweepBook {
    */
   launches(training: ReadonlySet<number>): Launch[] {
     const out: Launch[] = [];
+    if (this.state.stopReason !== undefined) return out;
     const free = () => this.state.concurrency - training.size - out.length;
     for (const trial of this.state.trials) {
       if (free() <= 0) return out;
@@ -187,8 +188,9 @@ export class SweepBook {
     return out;
   }
 
-  /** Whether anything is left to train: a promoted trial, or a new trial within the budget. */
+  /** Whether anything is left to train: a promoted trial, or a new trial within the budget (nothing once stopping). */
   hasWork(training: ReadonlySet<number>): boolean {
+    if (this.state.stopReason !== undefined) return false;
     if (this.state.trials.some((t) => t.status === 'running' && !training.has(t.number))) return true;
     return this.canStartTrial();
   }

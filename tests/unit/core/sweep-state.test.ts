@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { parsePipelineConfig } from '../../../src/core/config.js';
+import type { ModelPlan, TrainResult } from '../../../src/core/manifests.js';
+import { SweepBook, trainResultOf, type RungOutcome } from '../../../src/core/sweep-state.js';
+
+const PLAN: ModelPlan = { architecture: 'small-cnn', inputShape: [12, 12, 1], numClasses: 10, paramsCount: 100, widthMultiplier: 1, dropout: 0.25, planUri: 'file:///p.json' };
+
+function book(sweep: Record<string, unknown>, epochs = 4): SweepBook {
+  const config = parsePipelineConfig({
+    training: { epochs },
+    sweep: { space: { 'training.learningRate': { type: 'log-uniform', low: 1e-4, high: 1e-1 }, 'training.optimizer': { type: 'choice', values: ['adam', 'sgd'] } }, sampler: 'random', seed: 5, ...sweep },
+  });
+  return SweepBook.create(config.sweep!, config.training.epochs);
+}
+
+/** A rung that trained from `from` to `values.length` epochs, with these val accuracies for epochs 1..n. */
+function rung(requestedEpoch: number, values: number[], from = 0, attempts = 1): RungOutcome {
+  const history = values.map((v, i) => ({ epoch: i + 1, loss: 1 - v, accuracy: v, valLoss: 1 - v, valAccuracy: v, imagesPerSecond: 1, seconds: 1 }));
+  const training: TrainResult = {
+    modelUri: `file:///m${values.length}`, checkpointUris: history.map((h) => `file:///c${h.epoch}`), historyUri: 'file:///h', history,
+    bestEpoch: 1, epochsCompleted: values.length, resumedFromEpoch: from, attempts, engine: 'tfjs', backend: 'wasm',
+  };
+  return { requestedEpoch, plan: PLAN, training };
+}
+
+const none = new Set<number>();
+
+describe('SweepBook', () => {
+  it('rung targets: ASHA milestones then the maximum; the median rule every epoch after the grace period; none goes straight to the end', () => {
+    const asha = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 3 } }, 9);
+    expect([0, 1, 2, 3, 5].map((e) => asha.nextTarget(e))).toEqual([1, 3, 3, 9, 9]);
+    const median = book({ scheduler: { kind: 'median', gracePeriod: 2 } }, 5);
+    expect([0, 1, 2, 3, 4].map((e) => median.nextTarget(e))).toEqual([2, 2, 3, 4, 5]);
+    expect(book({ scheduler: 'none' }, 7).nextTarget(0)).toBe(7);
+  });
+
+  it('starts new trials up to the concurrency and the budget, promoted trials before new ones', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 3, concurrency: 2 });
+    const first = b.launches(none);
+    expect(first.map((l) => [l.trialNumber, l.targetEpoch])).toEqual([[0, 1], [1, 1]]);
+    expect(b.launches(new Set([0, 1]))).toEqual([]);
+    expect(b.recordRung(0, rung(1, [0.9]))).toBe('running');
+    // Trial 0 goes on to epoch 2 with its plan, ahead of the new trial 2.
+    const next = b.launches(new Set([1]));
+    expect(next.map((l) => [l.trialNumber, l.targetEpoch, l.plan?.planUri])).toEqual([[0, 2, PLAN.planUri]]);
+    expect(b.launches(new Set([0, 1])).length).toBe(0);
+    expect(b.launches(new Set([1])).map((l) => l.trialNumber)).toEqual([0]);
+    expect(b.recordRung(1, rung(1, [0.5]))).toBe('pruned');
+    expect(b.launches(new Set([0])).map((l) => l.trialNumber)).toEqual([2]);
+    expect(b.hasWork(new Set([0, 2]))).toBe(false);
+  });
+
+  it('ASHA prunes below the top 1/eta at a rung, and a trial at training.epochs is complete', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 2, concurrency: 2 }, 2);
+    b.launches(none);
+    expect(b.recordRung(0, rung(1, [0.8]))).toBe('running');
+    expect(b.recordRung(1, rung(1, [0.7]))).toBe('pruned');
+    expect(b.trials[1]!.detail).toContain('rung 1');
+    expect(b.recordRung(0, rung(2, [0.8, 0.85], 1))).toBe('completed');
+    expect(b.trials[0]).toMatchObject({ epochs: 2, metric: 0.85, bestMetric: 0.85, bestEpoch: 2, epochsTrained: 2, rungs: [[1, 0.8], [2, 0.85]], rungRequests: 2 });
+    expect(b.leaderboard().map((r) => [r.rank, r.trial, r.status])).toEqual([[1, 0, 'completed'], [2, 1, 'pruned']]);
+    expect(b.best()?.number).toBe(0);
+    expect(trainResultOf(b.best()!)).toMatchObject({ modelUri: 'file:///m2', epochsCompleted: 2, checkpointUris: ['file:///c2'] });
+  });
+
+  it('a rung trained from scratch again shows in epochsTrained', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 1 }, 2);
+    b.launches(none);
+    b.recordRung(0, rung(1, [0.8]));
+    b.recordRung(0, rung(2, [0.8, 0.9], 0));
+    expect(b.trials[0]).toMatchObject({ epochs: 2, epochsTrained: 3 });
+  });
+
+  it('enqueue runs the configuration next and adds it to the budget; a configuration outside the space is refused by name', () => {
+    const b = book({ scheduler: 'none', trials: 2, concurrency: 1 });
+    b.launches(none);
+    b.enqueue({ 'training.learningRate': 0.01, 'training.optimizer': 'sgd' });
+    expect(b.budget).toBe(3);
+    expect(() => b.enqueue({ 'training.learningRate': 2, 'training.optimizer': 'sgd' })).toThrow('enqueue.training.learningRate is 2, outside [0.0001, 0.1]');
+    expect(() => b.enqueue({ 'training.lr': 0.01 })).toThrow('enqueue.training.lr is not a parameter of the search space');
+    b.recordRung(0, rung(4, [0.1, 0.2, 0.3, 0.4]));
+    const [launch] = b.launches(none);
+    expect(launch).toMatchObject({ trialNumber: 1, config: { 'training.learningRate': 0.01, 'training.optimizer': 'sgd' } });
+    expect(b.trials[1]!.source).toBe('enqueued');
+  });
+
+  it('extendBudget and setConcurrency check their argument', () => {
+    const b = book({ trials: 2 });
+    b.extendBudget(3);
+    expect(b.budget).toBe(5);
+    expect(() => b.extendBudget(0)).toThrow('extendBudget: n must be an integer >= 1, got 0');
+    expect(() => b.setConcurrency(1.5)).toThrow('setConcurrency: n must be an integer from 1 to 1000, got 1.5');
+    b.setConcurrency(4);
+    expect(b.launches(none)).toHaveLength(4);
+  });
+
+  it('stop: no new trials or rungs; trials that would have gone on end as stopped', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 5, concurrency: 1 });
+    b.launches(none);
+    b.stop('enough');
+    expect(b.recordRung(0, rung(1, [0.5]))).toBe('running');
+    expect(b.launches(none)).toEqual([]);
+    expect(b.hasWork(none)).toBe(false);
+    expect(() => b.extendBudget(1)).toThrow('the sweep is stopping (enough)');
+    b.closeRunning();
+    expect(b.trials[0]).toMatchObject({ status: 'stopped', detail: 'enough', metric: 0.5 });
+    expect(b.counts()).toEqual({ running: 0, completed: 0, pruned: 0, failed: 0, stopped: 1, total: 1 });
+  });
+
+  it('a target metric stops the sweep when a trial reaches it', () => {
+    const b = book({ scheduler: 'none', trials: 5, concurrency: 1, targetMetric: 0.9 });
+    b.launches(none);
+    b.recordRung(0, rung(4, [0.5, 0.7, 0.9, 0.95]));
+    expect(b.stopReason).toBe('trial 0 reached val_accuracy 0.95 (target >= 0.9)');
+    expect(b.launches(none)).toEqual([]);
+  });
+
+  it('a failed rung fails its trial; a loss metric ranks lowest first', () => {
+    const b = book({ scheduler: 'none', trials: 3, concurrency: 3, metric: 'val_loss' });
+    b.launches(none);
+    b.recordFailure(0, 'training diverged');
+    b.recordRung(1, rung(4, [0.1, 0.2, 0.3, 0.6])); // val loss 0.4
+    b.recordRung(2, rung(4, [0.1, 0.2, 0.3, 0.9])); // val loss 0.1
+    expect(b.leaderboard().map((r) => [r.trial, r.status])).toEqual([[2, 'completed'], [1, 'completed'], [0, 'failed']]);
+    expect(b.trials[0]!.detail).toBe('training diverged');
+  });
+
+  it('its JSON state restores a book that continues exactly where the first one was', () => {
+    const a = book({ sampler: 'tpe', scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 6, concurrency: 2 });
+    a.launches(none);
+    a.recordRung(0, rung(1, [0.6]));
+    a.recordRung(1, rung(1, [0.4]));
+    a.enqueue({ 'training.learningRate': 0.02, 'training.optimizer': 'adam' });
+    const b = SweepBook.restore(JSON.parse(JSON.stringify(a.toJSON())) as ReturnType<SweepBook['toJSON']>);
+    expect(b.launches(none)).toEqual(a.launches(none));
+    expect(b.toJSON()).toEqual(a.toJSON());
+    expect(() => SweepBook.restore({ ...a.toJSON(), version: 2 as never })).toThrow('sweep state version 2 is not supported');
+  });
+});
