@@ -11,7 +11,7 @@ import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { GradCamExample, GradCamSection } from './evaluation-document.js';
 
 /** Images per engine call, so heartbeats keep coming on big models. */
-const GRAD_CAM_BATCH = 32;
+const GRAD_CAM_BATCH = 16;
 
 export interface GradCamExamplesInput {
   engine: TrainingEngine;

@@ -36,7 +36,7 @@ export function renderEvaluationHtml({ doc, images, evalUri }: EvaluationHtmlInp
 <h3>ROC and precision-recall curves (one-vs-rest)</h3>
 <div class="plots">${lineChart('ROC', 'false positive rate', 'true positive rate', roc, true)}${lineChart('Precision-recall', 'recall', 'precision', pr, false)}</div>
 <p class="legend">${doc.curves.map((c, i) => `<span style="color:${colour(i)}">■</span> ${esc(c.className)}`).join(' &nbsp; ')}</p>
-<h3>Calibration</h3><p>Expected calibration error ${fixed(doc.calibration.ece)}: the count-weighted gap between confidence (the top probability) and accuracy over ${doc.calibration.bins} equal-width bins. Bars below the diagonal are over-confident.</p>
+<h3>Calibration</h3><p>Expected calibration error ${fixed(doc.calibration.ece)}: the count-weighted gap between confidence (the top probability) and accuracy over ${doc.calibration.bins} equal-width bins. Blue bars are accuracy, red ticks mean confidence; shading marks over-confidence.</p>
 ${reliabilityDiagram(doc)}
 <h3>Grad-CAM</h3>${renderGradCam(doc, images)}
 <p class="muted">All figures and full curves: <code>${esc(evalUri)}</code>; recomputable from <code>${esc(doc.predictionsUri)}</code> (see <code>evaluateSavedPredictions</code>).</p>`;
@@ -72,9 +72,10 @@ function reliabilityDiagram(doc: EvaluationDocument): string {
     .map((b) => {
       if (b.accuracy === null || b.meanConfidence === null) return '';
       const w = (b.upper - b.lower) * inner;
-      const gapTop = Math.max(b.accuracy, b.meanConfidence);
-      const gapBottom = Math.min(b.accuracy, b.meanConfidence);
-      return `<rect x="${x(b.lower).toFixed(1)}" y="${y(b.accuracy).toFixed(1)}" width="${w.toFixed(1)}" height="${(b.accuracy * inner).toFixed(1)}" fill="#1f77b4" stroke="#fff"><title>${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} images, accuracy ${b.accuracy.toFixed(3)}, confidence ${b.meanConfidence.toFixed(3)}</title></rect><rect x="${x(b.lower).toFixed(1)}" y="${y(gapTop).toFixed(1)}" width="${w.toFixed(1)}" height="${((gapTop - gapBottom) * inner).toFixed(1)}" fill="rgba(214,39,40,.35)"/>`;
+      // Over-confidence (confidence above accuracy) is shaded above the bar; a red tick marks the mean confidence.
+      const gap = b.meanConfidence > b.accuracy ? `<rect x="${x(b.lower).toFixed(1)}" y="${y(b.meanConfidence).toFixed(1)}" width="${w.toFixed(1)}" height="${((b.meanConfidence - b.accuracy) * inner).toFixed(1)}" fill="rgba(214,39,40,.3)"/>` : '';
+      const tick = `<line x1="${x(b.lower).toFixed(1)}" x2="${(x(b.lower) + w).toFixed(1)}" y1="${y(b.meanConfidence).toFixed(1)}" y2="${y(b.meanConfidence).toFixed(1)}" stroke="#d62728" stroke-width="2"/>`;
+      return `<rect x="${x(b.lower).toFixed(1)}" y="${y(b.accuracy).toFixed(1)}" width="${w.toFixed(1)}" height="${(b.accuracy * inner).toFixed(1)}" fill="#1f77b4" stroke="#fff"><title>${b.lower.toFixed(2)}-${b.upper.toFixed(2)}: ${b.count} images, accuracy ${b.accuracy.toFixed(3)}, confidence ${b.meanConfidence.toFixed(3)}</title></rect>${gap}${tick}`;
     })
     .join('');
   return `<svg class="chart" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}" role="img" aria-label="Reliability diagram">${axes('confidence', 'accuracy')}${bars}<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#777" stroke-dasharray="4 3"/><text x="${size / 2}" y="14" text-anchor="middle" font-size="12">Reliability diagram</text></svg>`;
