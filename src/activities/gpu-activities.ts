@@ -5,6 +5,8 @@ import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
 import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { EngineChoice } from '../ml/torch-select.js';
+import { isTorchModel } from '../ml/torch-model-bytes.js';
+import { type OnnxExporter, exportAndBenchmarkOnnx } from '../ml/onnx-deploy.js';
 import { backboneFileReader, backboneSpec } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
@@ -22,6 +24,8 @@ export interface GpuActivityDeps {
    * worker's own choice may override it (torch-select.ts). Defaults to `engine`.
    */
   selectTrainingEngine?: (configured: EngineChoice) => Promise<TrainingEngine>;
+  /** Exports a torch-engine model to ONNX, so phase 5 benchmarks it on onnxruntime-node. */
+  exportOnnx?: OnnxExporter;
 }
 
 /** What a training attempt heartbeats; a retried attempt resumes from `checkpointUri`. */
@@ -32,7 +36,7 @@ export interface TrainingHeartbeat {
   batches?: number;
 }
 
-export function createGpuActivities({ stores, engine, logger, selectTrainingEngine }: GpuActivityDeps): GpuActivities {
+export function createGpuActivities({ stores, engine, logger, selectTrainingEngine, exportOnnx }: GpuActivityDeps): GpuActivities {
   /** The newest checkpoint: from the last attempt's heartbeat, else the newest one in the store. */
   async function findResumePoint(input: TrainModelInput): Promise<{ uri: string; checkpoint: StoredCheckpoint } | undefined> {
     const store = stores.open(input.storeUri);
@@ -175,7 +179,11 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       const model = await store.get(store.keyOf(input.training.modelUri));
       const test = await readShards(store, input.dataset.splits.test.indexUri);
       ctx.heartbeat();
-      const bench = await engine.benchmark(model, test, { batchSize: input.validation.benchmarkBatchSize, seconds: input.validation.benchmarkSeconds });
+      const benchOptions = { batchSize: input.validation.benchmarkBatchSize, seconds: input.validation.benchmarkSeconds };
+      // A torch-engine model is measured as it would be deployed: exported to ONNX, run by onnxruntime-node.
+      const deployed = isTorchModel(model) && exportOnnx !== undefined ? await exportAndBenchmarkOnnx(model, test, exportOnnx, benchOptions) : undefined;
+      const onnxInfo = deployed && (await store.put(`${store.keyOf(input.training.modelUri)}.onnx`, deployed.onnx));
+      const bench = deployed?.bench ?? (await engine.benchmark(model, test, benchOptions));
       const peakRssMb = process.resourceUsage().maxRSS / 1024;
       const verdicts = deploymentVerdicts({ accuracy: input.evaluation.accuracy, latencyP95Ms: bench.latencyMs.p95 }, input.validation);
       const report = {
@@ -183,7 +191,8 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
         batchSize: bench.batchSize,
         latencyMs: bench.latencyMs,
         peakRssMb,
-        backend,
+        backend: deployed?.bench.runtime ?? backend,
+        ...(onnxInfo ? { onnxUri: onnxInfo.uri } : {}),
         verdicts,
         blessed: verdicts.every((v) => v.passed),
       };

@@ -94,8 +94,9 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
   const child = new TorchProcess({ python: options.python, device: options.device, threads: options.threads, logger: options.logger });
   let ready: TorchReady | undefined;
   const start = async (): Promise<TorchReady> => {
+    const first = ready === undefined;
     ready = await child.start();
-    options.logger?.info(`torch engine on ${ready.device} (${ready.deviceName}), torch ${ready.torch}, torchvision ${ready.torchvision}, ${ready.threads} threads`);
+    if (first) options.logger?.info(`torch engine on ${ready.device} (${ready.deviceName}), torch ${ready.torch}, torchvision ${ready.torchvision}, ${ready.threads} threads`);
     return ready;
   };
   const call = async (op: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => {

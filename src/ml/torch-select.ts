@@ -25,6 +25,8 @@ export interface EngineSelection {
   readonly engine: TrainingEngine;
   /** The engine that trains a run whose config says `configured` (the worker's override wins). */
   forTraining(configured: EngineChoice | undefined): Promise<TrainingEngine>;
+  /** Exports a torch-engine model to an ONNX file (starts the torch engine if needed). */
+  exportOnnx(model: ModelBytes, outputPath: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export function createEngineSelection(options: EngineSelectionOptions): EngineSe
       await chosen.start();
       return chosen;
     },
+    exportOnnx: (model, outputPath) => torchEngine().exportOnnx(model, outputPath),
     close,
   };
 }

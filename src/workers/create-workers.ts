@@ -77,7 +77,9 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           taskQueue: GPU_QUEUE,
           // Sweep trials are workflows on this queue, so they run where the training does.
           workflowBundle: bundle,
-          activities: createGpuActivities({ stores, engine, logger: options.logger, selectTrainingEngine: (configured) => selection.forTraining(configured) }),
+          activities: createGpuActivities({
+            stores, engine, logger: options.logger, selectTrainingEngine: (configured) => selection.forTraining(configured), exportOnnx: (model, file) => selection.exportOnnx(model, file),
+          }),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
         }),
       );
