@@ -9,7 +9,7 @@ import type { DatasetManifest } from '../../src/core/manifests.js';
 import { parseSearchSpace, RandomSampler } from '../../src/core/search/index.js';
 import { CPU_QUEUE, TASK_QUEUES } from '../../src/core/task-queues.js';
 import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
-import { datasetWorkflow } from '../../src/workflows/pipeline-workflow.js';
+import { datasetWorkflow, trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
 import {
   enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../src/workflows/sweep-workflow.js';
@@ -114,7 +114,7 @@ describe('sweepWorkflow', () => {
   it('a forced continue-as-new carries every trial, the sampler and the scheduler', async () => {
     const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 5, concurrency: 2 }, { epochs: 2 });
     const handle = await env.client.workflow.start(sweepWorkflow, {
-      taskQueue: CPU_QUEUE, workflowId: 'can', args: [{ sweepId: 'can', storeUri, config, dataset, historyLimit: 25 }],
+      taskQueue: CPU_QUEUE, workflowId: 'can', args: [{ sweepId: 'can', storeUri, config, dataset, historyLimit: 12 }],
     });
     const result = await handle.result();
 
@@ -126,5 +126,19 @@ describe('sweepWorkflow', () => {
     for (const row of result.leaderboard) expect(row.config).toEqual(sampler.ask(row.trial));
     expectTrainedOnce(result);
     for (const row of result.leaderboard) expect(['completed', 'pruned']).toContain(row.status);
+  }, 150_000);
+
+  it('a pipeline whose config has a sweep runs it for phases 3-4 and takes the best trial into evaluation and validation', async () => {
+    const config = tinySweepConfig({ scheduler: 'none', trials: 2, concurrency: 2 }, { epochs: 1 });
+    const result = await env.client.workflow.execute(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'swept-run', args: [{ runId: 'swept-run', storeUri, config }] });
+
+    expect(result.sweep).toMatchObject({ sweepId: 'swept-run-sweep', metric: 'val_accuracy', trials: 2 });
+    expect(result.training.modelUri).toContain(`runs/swept-run-sweep/trial-${result.sweep!.bestTrial}/model/`);
+    expect(result.training.history.at(-1)?.valAccuracy).toBe(result.sweep!.bestMetric);
+    expect(result.plan.widthMultiplier).toBeGreaterThan(0);
+    expect(result.evaluation.count).toBe(result.dataset.splits.test.count);
+    expect(result.validation.throughputImgPerS).toBeGreaterThan(0);
+    const board = JSON.parse(await readFile(new URL(result.sweep!.leaderboardUri), 'utf8')) as { leaderboard: { trial: number }[] };
+    expect(board.leaderboard[0]!.trial).toBe(result.sweep!.bestTrial);
   }, 150_000);
 });
