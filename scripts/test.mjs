@@ -21,6 +21,11 @@ let failed = 0;
 failed ||= step('tools (Temporal CLI, SeaweedFS)', process.execPath, ['scripts/install-tools.mjs', '--with-s3']);
 failed ||= step('sample data (scikit-image photos, UCI digits)', process.execPath, ['scripts/install-data.mjs']);
 if (failed) process.exit(failed);
+// The torch engine's contract tests need PyTorch (Debian python3-torch, unpacked into .tools/torch;
+// a second run only re-checks the import). Without it those tests are skipped and say why.
+if (step('PyTorch for the torch engine (scripts/install-torch.mjs)', process.execPath, ['scripts/install-torch.mjs'])) {
+  process.stderr.write('PyTorch could not be installed: the torch engine tests will be skipped\n');
+}
 failed += step('typecheck', bin('tsc'), ['--noEmit']) ? 1 : 0;
 failed += step('lint', bin('eslint'), ['.']) ? 1 : 0;
 

@@ -8,8 +8,11 @@
  * 16-bit sources converted to 8-bit sRGB; a declared BGR channel order swapped to RGB; alpha
  * composited onto a background; the result resized to the model input with the chosen fit.
  *
- * Small PNGs take a JS fast path (png-fast-decode.ts) that reproduces sharp's output; everything
- * else goes through sharp. Both paths end in the same channel conversion.
+ * Small PNGs take a JS fast path (png-fast-decode.ts) that reproduces sharp's output; PNGs of up
+ * to 512x512 grey (or as many samples) that the target shrinks are decoded and shrunk in JS too
+ * (`decodeShrinkPng`: Pillow's BILINEAR resize, within a few levels of sharp's 'linear'), as
+ * sharp's fixed per-image cost outweighs their pixels; everything else goes through sharp. All
+ * paths end in the same channel conversion.
  */
 import { createHash } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
@@ -18,7 +21,8 @@ import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
 import { inspectTiff } from './tiff-info.js';
-import { decodePng, FastPathDeclined, fastPngEligible, PngDataError } from './png-fast-decode.js';
+import { decodePng, FastPathDeclined, fastPngEligible, PngDataError, pngShrinkEligible, SHRINK_PNG_REUSE_PIXELS } from './png-fast-decode.js';
+import { resizeBilinear } from './decode-resize.js';
 import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
 import { convertChannels, flattenAlpha, isGrey, reduce16To8, swapRedBlue, upsampleLikeSharp } from './pixels.js';
 
@@ -370,6 +374,38 @@ function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Dest
   return finishSmall(r, data, png.width, png.height, png.channels, png.hasAlpha, dest);
 }
 
+/**
+ * Decodes and shrinks a PNG in JS (`pngShrinkEligible`): inflate (node:zlib), unfilter, flatten
+ * alpha (onto the background in the file's channel order), `resizeBilinear`, then the channel
+ * conversion. Undefined when the decoder declines (sharp then decodes it).
+ */
+function decodeShrinkPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Destination): Uint8Array | undefined {
+  let png;
+  try {
+    png = decodePng(bytes, info, info.width * info.height <= SHRINK_PNG_REUSE_PIXELS);
+  } catch (err) {
+    if (err instanceof FastPathDeclined) return undefined;
+    if (err instanceof PngDataError) throw new ImageDecodeError(r.key, err.reason, err.message, { cause: err });
+    throw err;
+  }
+  const sourcePixels = png.width * png.height;
+  let samples = png.data instanceof Uint16Array ? reduce16To8(png.data, sourcePixels, png.channels, png.hasAlpha) : png.data;
+  let ch: number = png.channels;
+  if (png.hasAlpha && (ch === 2 || ch === 4)) {
+    const [red, green, blue] = r.background;
+    const flat = flattenAlpha(samples, sourcePixels, ch, r.bgr ? [blue, green, red] : r.background);
+    samples = flat.data;
+    ch = flat.channels;
+  }
+  const pixels = r.width * r.height;
+  if (ch === r.channels && !r.bgr) {
+    const { out, offset } = target(r, dest);
+    return resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, out, offset);
+  }
+  const resized = resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, new Uint8Array(pixels * ch));
+  return toTarget(r, resized, pixels, ch, dest);
+}
+
 function sharpColour(c: readonly [number, number, number], bgr: boolean): { r: number; g: number; b: number; alpha: number } {
   return bgr ? { r: c[2], g: c[1], b: c[0], alpha: 1 } : { r: c[0], g: c[1], b: c[2], alpha: 1 };
 }
@@ -626,7 +662,12 @@ function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): Sync
       const pixels = decodeFastPng(r, bytes, png.info, dest);
       if (pixels) return { done: true, pixels, source };
     }
-    return { done: false, format, source, srgbProfile: pngProfileIsSrgb(bytes, png.info) };
+    const srgbProfile = pngProfileIsSrgb(bytes, png.info);
+    if (!r.forceSharp && pngShrinkEligible(png.info, r, srgbProfile)) {
+      const pixels = decodeShrinkPng(r, bytes, png.info, dest);
+      if (pixels) return { done: true, pixels, source };
+    }
+    return { done: false, format, source, srgbProfile };
   }
   if (format === 'jpeg') {
     const jpeg = inspectJpeg(bytes);
@@ -682,11 +723,17 @@ export async function decodeResolved(bytes: Uint8Array, r: ResolvedDecodeOptions
   return startDecode(bytes, r, out, offset);
 }
 
-/** Which decoder `decodeImage` would use for these bytes; exported for benchmarks and tests. */
+/**
+ * Which decoder `decodeImage` would use for these bytes: 'fast-png' for the JS PNG paths (small
+ * images kept or enlarged, `fastPngEligible`; images shrunk, `pngShrinkEligible`), else 'sharp'.
+ * Exported for batch decoders, benchmarks and tests.
+ */
 export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-png' | 'sharp' {
   if (options.decoder === 'sharp' || !hasPngSignature(bytes)) return 'sharp';
   const png = inspectPng(bytes);
-  return png.ok && fastPngEligible(png.info, options) ? 'fast-png' : 'sharp';
+  if (!png.ok) return 'sharp';
+  if (fastPngEligible(png.info, options)) return 'fast-png';
+  return pngShrinkEligible(png.info, options, pngProfileIsSrgb(bytes, png.info)) ? 'fast-png' : 'sharp';
 }
 
 /**

@@ -22,7 +22,7 @@ import { DatasetError } from './errors.js';
 import { withKeepAlive } from './keep-alive.js';
 
 /** Bumped when phase 1 changes what it writes, so old prepared datasets are not reused. */
-export const PREPARATION_VERSION = 3;
+export const PREPARATION_VERSION = 4;
 /** A chunk's decoded pixels stay under this many bytes, whatever the image size. */
 const CHUNK_PIXEL_BUDGET = 64 * 1024 * 1024;
 
