@@ -137,6 +137,25 @@ export const datasetConfigSchema = z
         sampleSize: z.number().int().min(2).max(65536).default(256),
         /** 'train' leaves a held-out test set untouched; 'all' cleans every split. */
         scope: z.enum(['train', 'all']).default('train'),
+        /**
+         * Adds a backbone's view of each image to the forest's features: the tfjs layers model at
+         * `backbone.uri` (model.json; a path, file:// or s3://) cut at `cutLayer`, its output
+         * global-average-pooled and reduced to `dims` numbers by a seeded random projection.
+         * Catches images that are statistically ordinary but unlike the rest in content.
+         */
+        embedding: z
+          .object({
+            backbone: z
+              .object({
+                uri: z.string({ required_error: 'dataset.outliers.embedding.backbone.uri is required (the backbone\'s model.json)' }).min(1, 'dataset.outliers.embedding.backbone.uri must not be empty'),
+                cutLayer: z.string({ required_error: 'dataset.outliers.embedding.backbone.cutLayer is required (the layer whose output is the embedding)' }).min(1, 'dataset.outliers.embedding.backbone.cutLayer must not be empty'),
+              })
+              .strict(),
+            /** Numbers per image after the random projection. Defaults to 16. */
+            dims: z.number().int().min(1).max(256).default(16),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),
