@@ -5,8 +5,13 @@
  * the reason printed, only when PyTorch cannot start here (`node scripts/install-torch.mjs`
  * installs it; `npm test` runs that first).
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Checkpoint, EpochReport, ImageBatchSource, ModelSpec, TrainRequest, TrainSpec, TrainingEngine } from '../../src/ml/engine.js';
+import { benchmarkOnnx } from '../../src/ml/onnx-benchmark.js';
 import { createTfjsEngine } from '../../src/ml/tfjs-engine.js';
 import { createTorchEngine } from '../../src/ml/torch-engine.js';
 import { TrainingDivergedError } from '../../src/ml/train-loop.js';
@@ -146,5 +151,32 @@ describe('torch engine without PyTorch', () => {
     const error = await engine.start().then(() => undefined, (e: unknown) => e as Error);
     expect(error?.message).toMatch(/could not start .* -m durable_vision_torch/);
     expect(error?.message).toMatch(/node scripts\/install-torch\.mjs/);
+  });
+});
+
+describe.skipIf(torchSkip !== undefined)('torch engine: ONNX deployment', () => {
+  it('exports a trained model whose onnxruntime-node probabilities match the engine, and benchmarks it', async () => {
+    const trained = await torch.train(request({ spec: { ...SPEC, epochs: 1 } }));
+    const dir = await mkdtemp(path.join(tmpdir(), 'dv-onnx-test-'));
+    try {
+      const file = path.join(dir, 'model.onnx');
+      const exported = await torch.exportOnnx(trained.model, file);
+      const session = await ort.InferenceSession.create(file);
+      const pixels = Float32Array.from(val.images.subarray(0, 8 * 256), (v) => v / 255);
+      const out = await session.run({ [exported.inputName]: new ort.Tensor('float32', pixels, [8, 16, 16, 1]) });
+      const fromOnnx = out[exported.outputName]!.data as Float32Array;
+      const fromEngine = (await torch.predict(trained.model, val)).subarray(0, 8 * 4);
+      let worst = 0;
+      for (let i = 0; i < fromEngine.length; i++) worst = Math.max(worst, Math.abs(fromOnnx[i]! - fromEngine[i]!));
+      expect(worst).toBeLessThan(1e-5);
+      await session.release();
+
+      const bench = await benchmarkOnnx(file, val, { batchSize: 16, seconds: 0.4, threads: 1 });
+      expect(bench.throughputImgPerS).toBeGreaterThan(0);
+      expect(bench.latencyMs.p95).toBeGreaterThanOrEqual(bench.latencyMs.p50);
+      expect(bench.runtime).toMatch(/^onnxruntime-node \d+\.\d+\.\d+ \(cpu\)$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
