@@ -204,7 +204,7 @@ export interface GradCamRequest {
   indices: number[];
   /** Class to explain per index; defaults to the predicted class. */
   classes?: number[];
-  /** Layer whose activations are weighted; defaults to the last convolution. */
+  /** Layer whose activations are weighted; defaults to the feature map the classifier reads through global pooling or flatten. */
   layer?: string;
 }
 
