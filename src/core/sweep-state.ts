@@ -323,7 +323,9 @@ export class SweepBook {
 
   private canStartTrial(): boolean {
     if (this.state.stopReason !== undefined || this.state.trials.length >= this.state.budget) return false;
-    return this.state.queue.length > 0 || this.sampler.ask(this.state.samplerAsks) !== undefined;
+    if (this.state.queue.length > 0) return true;
+    // Only a grid runs out; asking TPE is not free, so others are not asked twice per trial.
+    return !(this.sampler instanceof GridSampler) || this.sampler.ask(this.state.samplerAsks) !== undefined;
   }
 
   private newTrial(): TrialRecord | undefined {

@@ -4,7 +4,7 @@
  * `<sweepId>/trial-<n>` keeps its checkpoints apart, so the next rung (or a retried attempt
  * after a crash) resumes from the trial's own last checkpoint instead of starting over.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
 import type { ModelConfig, TrainingConfig } from '../core/config.js';
 import type { DatasetManifest, ModelPlan } from '../core/manifests.js';
@@ -36,9 +36,19 @@ export function trialRunId(sweepId: string, trialNumber: number): string {
   return `${sweepId}/trial-${trialNumber}`;
 }
 
+/**
+ * Planning does not heartbeat, so CPU_ACTIVITY's heartbeat timeout would leave a plan lost with
+ * its worker waiting minutes; a trial notices a lost plan as soon as a lost training attempt
+ * (twice the training heartbeat timeout, at least 30 s, which building any architecture fits in).
+ */
+function planActivity(heartbeatTimeoutSeconds: number): ActivityOptions {
+  const { heartbeatTimeout: _unused, ...rest } = CPU_ACTIVITY;
+  return { ...rest, startToCloseTimeout: `${Math.max(30, 2 * heartbeatTimeoutSeconds)} seconds` };
+}
+
 export async function trialWorkflow(input: TrialRungInput): Promise<RungOutcome> {
   const { runId, storeUri, dataset } = input;
-  const cpu = proxyActivities<Pick<CpuActivities, 'selectModel'>>(CPU_ACTIVITY);
+  const cpu = proxyActivities<Pick<CpuActivities, 'selectModel'>>(planActivity(input.training.heartbeatTimeoutSeconds));
   const gpu = proxyActivities<Pick<GpuActivities, 'trainModel'>>(trainingActivity(input.training.heartbeatTimeoutSeconds));
   const plan = input.plan ?? (await cpu.selectModel({ runId, storeUri, dataset, model: input.model }));
   const training = await gpu.trainModel({ runId, storeUri, dataset, plan, training: input.training, stopAfterEpoch: input.stopAfterEpoch });
