@@ -85,7 +85,8 @@ export interface CleanSummary {
   byReason: Partial<Record<QuarantineReason, number>>;
   counts: { train: number; val: number; test: number };
   duplicates: { exact: number; near: number; leakage: number };
-  outliers: { scored: number; quarantined: number; threshold: number };
+  /** `features`: what the isolation forest saw, in order (FEATURE_VECTOR_NAMES, then embedding[k]). */
+  outliers: { scored: number; quarantined: number; threshold: number; features: string[] };
   /** Conflicted images no resolution or rule settled. */
   labelDropped: number;
 }

@@ -72,6 +72,8 @@ export interface DataReport {
     contamination: number;
     /** Anomaly score at or above which an image was quarantined (1 when none were). */
     threshold: number;
+    /** The isolation forest's features, in order: per-image statistics, then `embedding[k]` when a backbone is configured. */
+    features?: string[];
     examples: (QuarantineExample & { score: number })[];
   };
   augmentation: DatasetAugmentation;

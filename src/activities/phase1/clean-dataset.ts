@@ -6,7 +6,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { QuarantineReason } from '../../core/manifests.js';
-import { featureVector } from '../../data/clean/features.js';
+import { FEATURE_VECTOR_NAMES, featureVector } from '../../data/clean/features.js';
 import { IsolationForest, topOutliers } from '../../data/clean/isolation-forest.js';
 import { hexToHash } from '../../data/clean/phash.js';
 import { findVerifiedDuplicates } from '../../data/clean/verified-duplicates.js';
@@ -159,10 +159,20 @@ export function createCleanDataset({ stores, logger }: { stores: StoreCache; log
     ctx.heartbeat({ stage: 'duplicates' });
 
     // Outliers: the forest scores every image; quarantine only within the configured scope.
-    const outlierStats = { scored: 0, quarantined: 0, threshold: 1 };
+    const embedding = dataset.outliers.embedding;
+    const features = [...FEATURE_VECTOR_NAMES, ...Array.from({ length: embedding?.dims ?? 0 }, (_, k) => `embedding[${k}]`)];
+    const outlierStats = { scored: 0, quarantined: 0, threshold: 1, features };
     const scorable = live();
     if (scorable.length >= 16) {
-      const rows = scorable.map((e) => featureVector(e.record.features));
+      const rows = scorable.map((e) => {
+        const row = featureVector(e.record.features);
+        if (!embedding) return row;
+        const vector = e.record.embedding;
+        if (vector?.length !== embedding.dims) {
+          throw new Error(`chunk record ${e.record.id} has ${vector ? `a ${vector.length}-number` : 'no'} embedding; dataset.outliers.embedding asks for ${embedding.dims}`);
+        }
+        return row.concat(vector);
+      });
       const forest = IsolationForest.fit(rows, { trees: dataset.outliers.trees, sampleSize: dataset.outliers.sampleSize, seed: dataset.split.seed });
       const scores = forest.scoreAll(rows);
       outlierStats.scored = scorable.length;
@@ -174,7 +184,7 @@ export function createCleanDataset({ stores, logger }: { stores: StoreCache; log
         const f = e.record.features;
         e.out = {
           reason: 'outlier',
-          detail: `isolation-forest score ${(scores[i] as number).toFixed(3)} (blur ${f.blur.toFixed(0)}, brightness ${f.brightness.toFixed(0)}, contrast ${f.contrast.toFixed(0)}, entropy ${f.entropy.toFixed(2)}, ${f.width}x${f.height}, ${f.bytes} bytes)`,
+          detail: `isolation-forest score ${(scores[i] as number).toFixed(3)} (blur ${f.blur.toFixed(0)}, brightness ${f.brightness.toFixed(0)}, contrast ${f.contrast.toFixed(0)}, entropy ${f.entropy.toFixed(2)}, ${f.width}x${f.height}, ${f.bytes} bytes${embedding ? `, ${embedding.dims}-number backbone embedding` : ''})`,
         };
         outlierStats.quarantined++;
       }

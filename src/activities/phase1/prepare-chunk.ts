@@ -1,7 +1,8 @@
 /**
  * Phase 1, step 2 (one activity per chunk): fetch and decode a chunk's images, quarantining
  * the ones that cannot be used with their reason, and compute each decoded image's content
- * hash, perceptual hash and outlier features. Pixels are written first and the meta file last,
+ * hash, perceptual hash and outlier features (with `dataset.outliers.embedding`, a backbone's
+ * embedding too). Pixels are written first and the meta file last,
  * so a chunk is either finished (and skipped by a retry) or redone whole.
  */
 import { Context } from '@temporalio/activity';
@@ -13,6 +14,9 @@ import type { DecodeOutcome, DecodePool } from '../../data/decode-pool.js';
 import { forEachBounded } from '../../data/bounded.js';
 import type { Annotation, SourceItem } from '../../data/sources/list-sources.js';
 import type { QuarantineReason } from '../../core/manifests.js';
+import { activeBackend, initBackend } from '../../ml/backend.js';
+import { BackboneEmbedder } from '../../ml/embed-backbone.js';
+import { readLocalFile } from '../../ml/transfer.js';
 import { ArtifactNotFoundError } from '../../storage/artifact-store.js';
 import type { StoreCache } from '../store-cache.js';
 import { readJson } from '../store-json.js';
@@ -20,7 +24,8 @@ import type { ChunkSummary, PrepareChunkInput } from '../types.js';
 import { datasetKeys } from './dataset-keys.js';
 import { effectiveChunkSize } from './list-dataset.js';
 
-export const CHUNK_META_VERSION = 2;
+/** 3: records carry `embedding` when a backbone is configured. */
+export const CHUNK_META_VERSION = 3;
 
 interface RecordBase {
   id: string;
@@ -39,6 +44,8 @@ export interface DecodedRecord extends RecordBase {
   /** 16x16 grey thumbnail, base64: confirms perceptual-hash near duplicates. */
   thumb: string;
   features: ImageFeatures;
+  /** The backbone embedding (`dataset.outliers.embedding.dims` numbers), when one is configured. */
+  embedding?: number[];
 }
 
 export interface QuarantinedRecord extends RecordBase {
@@ -89,7 +96,42 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+type EmbeddingConfig = NonNullable<PrepareChunkInput['dataset']['outliers']['embedding']>;
+
+/**
+ * Reads a backbone file by URI: s3:// through the store cache (the store of the file's folder),
+ * anything else from the local file system.
+ */
+function backboneReader(stores: StoreCache): (uri: string) => Promise<Uint8Array> {
+  return async (uri) => {
+    if (!uri.startsWith('s3://')) return readLocalFile(uri);
+    const slash = uri.lastIndexOf('/');
+    return stores.open(uri.slice(0, slash)).get(uri.slice(slash + 1));
+  };
+}
+
+/** Embedding numbers as stored in the chunk meta: 6 significant digits keep the JSON small. */
+const storedNumber = (v: number): number => Number(v.toPrecision(6));
+
 export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool: () => DecodePool }) {
+  // The last backbone loaded, kept for the next chunk (every chunk of a dataset uses the same).
+  let cached: { key: string; embedder: Promise<BackboneEmbedder> } | undefined;
+  const embedderFor = async (config: EmbeddingConfig): Promise<BackboneEmbedder> => {
+    const key = JSON.stringify(config);
+    if (cached?.key !== key) {
+      const previous = cached;
+      if (activeBackend() === undefined) await initBackend('auto');
+      const embedder = BackboneEmbedder.load({ backbone: config.backbone, dims: config.dims, read: backboneReader(stores) });
+      cached = { key, embedder };
+      // A failed load is not kept: the retry loads again.
+      embedder.catch(() => {
+        if (cached?.embedder === embedder) cached = undefined;
+      });
+      previous?.embedder.then((e) => e.dispose(), () => undefined);
+    }
+    return cached.embedder;
+  };
+
   return async function prepareChunk(input: PrepareChunkInput): Promise<ChunkSummary> {
     const ctx = Context.current();
     const started = Date.now();
@@ -114,6 +156,8 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
       minSide: input.dataset.quarantine.minSide,
     };
 
+    const embedding = input.dataset.outliers.embedding;
+    const embedder = embedding ? await embedderFor(embedding) : undefined;
     const records: ChunkRecord[] = new Array<ChunkRecord>(items.length);
     const pixels: Uint8Array[] = [];
     let decoded = 0;
@@ -165,6 +209,13 @@ export function createPrepareChunk({ stores, pool }: { stores: StoreCache; pool:
         };
         pixels.push(outcome.pixels);
       });
+      if (embedder) {
+        const fresh = records.slice(start, start + batch.length).filter((r): r is DecodedRecord => r?.ok === true);
+        const vectors = embedder.embed(fresh.map((r) => pixels[r.pixel] as Uint8Array), input.dataset.inputShape, input.dataset.scaling);
+        fresh.forEach((r, k) => {
+          r.embedding = Array.from(vectors.subarray(k * embedder.dims, (k + 1) * embedder.dims), storedNumber);
+        });
+      }
       ctx.heartbeat({ stage: `decode chunk ${input.chunk}`, done: Math.min(start + DECODE_BATCH, items.length), total: items.length });
     }
 
