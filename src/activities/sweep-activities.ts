@@ -1,5 +1,5 @@
 /** The sweep's one side effect: its leaderboard, written to the store for people and tools. */
-import type { LeaderboardRow, TrialStatus } from '../core/sweep-state.js';
+import { checkSweepId, type LeaderboardRow, type TrialStatus } from '../core/sweep-state.js';
 import type { StoreCache } from './store-cache.js';
 
 export interface WriteLeaderboardInput {
@@ -18,9 +18,7 @@ export interface SweepActivities {
 }
 
 export function sweepLeaderboardKey(sweepId: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(sweepId)) {
-    throw new Error(`sweepId must be 1-128 letters, digits, '.', '_' or '-' and start with a letter or digit, got ${JSON.stringify(sweepId)}`);
-  }
+  checkSweepId(sweepId);
   return `sweeps/${sweepId}/leaderboard.json`;
 }
 

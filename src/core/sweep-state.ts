@@ -111,6 +111,14 @@ export interface LeaderboardRow {
 }
 
 const MAX_NOTICES = 20;
+const SWEEP_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A sweep id names store folders (`sweeps/<id>/`, `runs/<id>/trial-<n>/`): one safe path segment. */
+export function checkSweepId(sweepId: string): void {
+  if (!SWEEP_ID.test(sweepId)) {
+    throw new RangeError(`sweepId must be 1-128 letters, digits, '.', '_' or '-' and start with a letter or digit, got ${JSON.stringify(sweepId)}`);
+  }
+}
 
 export class SweepBook {
   private constructor(

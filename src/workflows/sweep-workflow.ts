@@ -22,7 +22,7 @@ import type { PipelineConfig } from '../core/config.js';
 import type { DatasetManifest, PipelineProgress } from '../core/manifests.js';
 import type { ParamValue } from '../core/search/index.js';
 import { applyTrialConfig } from '../core/sweep-space.js';
-import { SweepBook, type Launch, type LeaderboardRow, type SweepState, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
+import { checkSweepId, SweepBook, type Launch, type LeaderboardRow, type SweepState, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
 import { GPU_QUEUE } from '../core/task-queues.js';
 import { CPU_ACTIVITY } from './activity-options.js';
 import { prepareData } from './prepare-data.js';
@@ -89,6 +89,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { sweepId, storeUri, config } = input;
   const sweep = config.sweep;
   if (sweep === undefined) throw ApplicationFailure.nonRetryable(`sweep ${sweepId}: the config has no sweep section`, 'ConfigError');
+  try {
+    checkSweepId(sweepId);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
+  }
   const book = input.state !== undefined ? SweepBook.restore(input.state) : SweepBook.create(sweep, config.training.epochs);
   const continued = input.continued ?? 0;
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;

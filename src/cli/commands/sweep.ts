@@ -58,10 +58,11 @@ export async function sweepStartCommand(configPath: string | undefined, options:
       workersDone = runWorkers(workers, stop.signal);
     }
     const handle: SweepHandle = await session.client.workflow
-      .start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri: store.baseUri, config }] })
+      // A finished sweep's id is not reused: its trials' checkpoints are still in the store.
+      .start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, workflowIdReusePolicy: 'REJECT_DUPLICATE', args: [{ sweepId, storeUri: store.baseUri, config }] })
       .catch((err: unknown) => {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        logger.info(`sweep ${sweepId} already exists; following it`);
+        logger.info(`sweep ${sweepId} already exists; following it (or showing its result)`);
         return session.client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
       });
     process.stderr.write(`sweep ${sweepId} started (store ${store.baseUri})${session.uiUrl ? `; watch it at ${session.uiUrl}/namespaces/${session.namespace}/workflows/${sweepId}` : ''}\n`);
