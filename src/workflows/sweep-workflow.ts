@@ -46,6 +46,8 @@ export interface SweepInput {
 
 export interface SweepStatus {
   sweepId: string;
+  /** What trials are ranked by (val_accuracy or val_loss). */
+  metric: string;
   phase: 'preparing' | 'running' | 'draining' | 'stopping' | 'writing' | 'done';
   budget: number;
   concurrency: number;
@@ -115,7 +117,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   setHandler(enqueueTrialSignal, (trial) => steer('enqueue', () => book.enqueue(trial)));
   setHandler(leaderboardQuery, () => book.leaderboard());
   setHandler(sweepStatusQuery, (): SweepStatus => ({
-    sweepId, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
+    sweepId, metric: sweep.metric, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
     queued: book.queued, ...(bestRow(book) ? { best: bestRow(book) } : {}), ...(book.stopReason ? { stopReason: book.stopReason } : {}),
     notices: [...book.notices], continued, historyLength: workflowInfo().historyLength,
   }));

@@ -183,7 +183,7 @@ export function sweepLeaderboardCommand(sweepId: string, options: { json?: boole
   return withSweep(sweepId, 'sweep leaderboard', async (handle, status) => {
     const [rows, metric] = status === 'COMPLETED'
       ? await handle.result().then((r) => [r.leaderboard, r.metric] as const)
-      : [await handle.query(leaderboardQuery), 'metric'] as const;
+      : [await handle.query(leaderboardQuery), (await handle.query(sweepStatusQuery)).metric] as const;
     process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatLeaderboard(rows, metric)}\n`);
     return 0;
   });
