@@ -3,6 +3,10 @@
  * model (first rung only), then train it to `stopAfterEpoch`. The trial's run id
  * `<sweepId>/trial-<n>` keeps its checkpoints apart, so the next rung (or a retried attempt
  * after a crash) resumes from the trial's own last checkpoint instead of starting over.
+ *
+ * It calls two activities by name, `selectModel` on `vision-cpu` and `trainModel` (with
+ * `stopAfterEpoch`) on `vision-gpu`, so a benchmark of the orchestration can register stand-ins
+ * under those names (plus `writeSweepLeaderboard` for the sweep) and run the real workflows.
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
