@@ -8,50 +8,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { forEachBounded } from './bounded.js';
-import { ImageDecodeError, releaseSharpLockOf, sharpLockBuffer, type DecodeFailureReason, type DecodeOptions, type SourceImageInfo } from './decode.js';
+import { ImageDecodeError, releaseSharpLockOf, sharpLockBuffer, type DecodeOptions, type SourceImageInfo } from './decode.js';
 import type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
-import type { ImageFormat } from './image-sniff.js';
+import { runOutcomes, SOURCE_FIELDS, WIRE_FORMATS, type DecodeJob, type DecodeReply } from './decode-job.js';
 
 export type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
-
-/** A batch of encoded images, concatenated into `bytes`; image i is `bytes[offsets[i], offsets[i+1])`. */
-export interface DecodeJob {
-  id: number;
-  /**
-   * 'tensor': pack every image's pixels, failing the job on the first bad image.
-   * 'outcomes': one outcome per image; bad images do not fail the job.
-   */
-  kind: 'tensor' | 'outcomes';
-  options: DecodeOptions;
-  keys: string[];
-  offsets: number[];
-  bytes: ArrayBuffer;
-  /** Per image, 1 where the file stores BGR ('outcomes' jobs). */
-  bgr?: Uint8Array;
-}
-
-/**
- * The outcomes of an 'outcomes' job without their pixels (which travel packed in `pixels`), in
- * arrays rather than an object per image: structured cloning (and then collecting) 256 small
- * objects per job cost more than decoding a 28x28 PNG.
- */
-export interface WireOutcomes {
-  /** Per image, `SOURCE_FIELDS` numbers: format code (-1: a bad image), width, height, channels, bit depth, has alpha, orientation (0: none). */
-  source: Int32Array<ArrayBuffer>;
-  sha256: string[];
-  /** The bad images: index in the job, reason and detail. */
-  failures: { index: number; reason: DecodeFailureReason; detail: string }[];
-}
-
-export const SOURCE_FIELDS = 7;
-
-/** Format codes of `WireOutcomes.source`. */
-export const WIRE_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'gif', 'tiff', 'avif', 'heif'];
-
-export type DecodeReply =
-  | { id: number; ok: true; pixels: ArrayBuffer; outcomes?: WireOutcomes }
-  | { id: number; ok: false; key: string; message: string; reason?: DecodeFailureReason };
+export { SOURCE_FIELDS, WIRE_FORMATS, type DecodeJob, type DecodeReply, type WireOutcomes } from './decode-job.js';
 
 interface Pending {
   resolve: (reply: Extract<DecodeReply, { ok: true }>) => void;
@@ -106,7 +68,25 @@ function pack(images: readonly { bytes: Uint8Array }[]): { bytes: Uint8Array<Arr
   return { bytes, offsets };
 }
 
+/**
+ * Average encoded bytes per image above which `decodeOutcomes` decodes on the calling thread too.
+ * Photos decoded in JS (PNGs shrunk by `decodeImage`) keep a worker's thread busy, and the
+ * calling thread mostly waits for them; MNIST-sized files (~300 bytes) are cheaper to decode than
+ * to read, and there the calling thread is busy reading.
+ */
+export const LOCAL_LANE_MIN_BYTES = 16 * 1024;
+
+/** Runs an 'outcomes' job on this thread, as a worker would. */
+async function decodeHere(job: DecodeJob): Promise<Extract<DecodeReply, { ok: true }>> {
+  const reply = await runOutcomes(job);
+  if (!reply.ok) throw new Error(`${reply.key}: ${reply.message}`);
+  return reply;
+}
+
 export class DecodePool {
+  /** Whether `decodeOutcomes` may decode photos on the calling thread too (`LOCAL_LANE_MIN_BYTES`). Defaults to true. */
+  decodeHere = true;
+
   private readonly workers: Worker[];
   private readonly pending: Map<number, Pending>[];
   /** Why a worker stopped, per slot; a stopped worker gets no more jobs. */
@@ -196,7 +176,11 @@ export class DecodePool {
   async decodeOutcomes(items: readonly DecodeItem[], options: DecodeOptions): Promise<DecodeOutcome[]> {
     if (items.length === 0) return [];
     const working = Math.max(1, this.failures.filter((f) => f === undefined).length);
-    const perJob = Math.max(1, Math.min(MAX_JOB_IMAGES, Math.ceil(items.length / (working * 2))));
+    let encoded = 0;
+    for (const item of items) encoded += item.bytes.length;
+    const here = this.decodeHere && encoded / items.length >= LOCAL_LANE_MIN_BYTES;
+    // With a lane here, smaller jobs: the lanes take them as they come free, so none waits long.
+    const perJob = Math.max(1, Math.min(MAX_JOB_IMAGES, Math.ceil(items.length / ((working + (here ? 1 : 0)) * (here ? 4 : 2)))));
     // Job boundaries: at most perJob images and MAX_JOB_BYTES encoded bytes each.
     const starts: number[] = [];
     for (let i = 0, bytes = 0, count = 0; i < items.length; i++) {
@@ -212,14 +196,15 @@ export class DecodePool {
     starts.push(items.length);
     const imageBytes = options.height * options.width * options.channels;
     const outcomes = new Array<DecodeOutcome>(items.length);
-    // Two jobs per worker in flight: each worker has the next batch queued, and only that many
-    // batches of encoded bytes are copied at once.
-    await forEachBounded(starts.length - 1, this.size * 2, async (j) => {
+    const jobs = starts.length - 1;
+    let next = 0;
+    const runJob = async (j: number, onThisThread: boolean): Promise<void> => {
       const start = starts[j] ?? 0;
       const batch = items.slice(start, starts[j + 1]);
       const { bytes, offsets } = pack(batch);
       const bgr = Uint8Array.from(batch, (item) => ((item.channelOrder ?? options.channelOrder) === 'bgr' ? 1 : 0));
-      const reply = await this.post({ id: this.nextId++, kind: 'outcomes', options, keys: batch.map((i) => i.key), offsets, bytes: bytes.buffer, bgr });
+      const job: DecodeJob = { id: this.nextId++, kind: 'outcomes', options, keys: batch.map((i) => i.key), offsets, bytes: bytes.buffer, bgr };
+      const reply = onThisThread ? await decodeHere(job) : await this.post(job);
       const wire = reply.outcomes;
       if (!wire || wire.sha256.length !== batch.length || wire.source.length !== batch.length * SOURCE_FIELDS) {
         throw new Error(`decode worker returned ${wire?.sha256.length ?? 0} outcomes for ${batch.length} images`);
@@ -242,7 +227,22 @@ export class DecodePool {
       for (const { index, reason, detail } of wire.failures) {
         outcomes[start + index] = { ok: false, reason, detail, sha256: sha256[index] as string };
       }
-    });
+    };
+    // Two jobs per worker in flight: each worker has the next batch queued, and only that many
+    // batches of encoded bytes are copied at once. The lane here starts after the workers have
+    // their first jobs, and gives the event loop a turn between jobs (replies, the next posts).
+    const workerLane = async (): Promise<void> => {
+      for (let j = next++; j < jobs; j = next++) await runJob(j, false);
+    };
+    const hereLane = async (): Promise<void> => {
+      for (let j = next++; j < jobs; j = next++) {
+        await runJob(j, true);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    };
+    const lanes = Array.from({ length: Math.min(jobs, this.size * 2) }, workerLane);
+    if (here) lanes.push(hereLane());
+    await Promise.all(lanes);
     return outcomes;
   }
 

@@ -4,7 +4,7 @@ import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleDataPath } from '../../../infra/tools.js';
 import { decodeMany, decodeOutcomes } from '../../../src/data/decode-many.js';
-import { DecodePool, MAX_JOB_IMAGES, type DecodeItem, type DecodeOutcome } from '../../../src/data/decode-pool.js';
+import { DecodePool, LOCAL_LANE_MIN_BYTES, MAX_JOB_IMAGES, type DecodeItem, type DecodeOutcome } from '../../../src/data/decode-pool.js';
 import { decodeImage, ImageDecodeError, type DecodeOptions } from '../../../src/data/decode.js';
 import { ArtifactNotFoundError } from '../../../src/storage/artifact-store.js';
 import { BAD_IMAGE_LIMITS, badImages } from '../../support/bad-images.js';
@@ -121,6 +121,28 @@ describe('decodeOutcomes', () => {
 
   it('gives the same outcomes on this thread', async () => {
     check(await decodeOutcomes(items, options));
+  });
+
+  it('decodes photos on this thread too (LOCAL_LANE_MIN_BYTES) with the same outcomes, in order', async () => {
+    const names = ['astronaut.png', 'camera.png', 'coins.png', 'rocket.jpg', 'text.png', 'color.png', 'moon.png', 'retina.jpg'];
+    const bad = (await badImages()).slice(0, 2);
+    const photos: DecodeItem[] = names.flatMap((name, i) => {
+      const photo = { key: `photo/${name}`, bytes: readFileSync(sampleDataPath('skimage', name)) };
+      const b = bad[i];
+      return b ? [photo, { key: `bad/${b.name}`, bytes: b.bytes }] : [photo];
+    });
+    const encoded = photos.reduce((n, p) => n + p.bytes.length, 0);
+    expect(encoded / photos.length).toBeGreaterThan(LOCAL_LANE_MIN_BYTES);
+    const shape = { height: 32, width: 32, channels: 3, ...BAD_IMAGE_LIMITS } as const;
+    const alone = await decodeOutcomes(photos, shape);
+    expect(alone.filter((o) => !o.ok)).toHaveLength(2);
+    expect(await pool.decodeOutcomes(photos, shape)).toEqual(alone);
+    pool.decodeHere = false;
+    try {
+      expect(await pool.decodeOutcomes(photos, shape)).toEqual(alone);
+    } finally {
+      pool.decodeHere = true;
+    }
   });
 
   it('splits a large batch into jobs and keeps the order', async () => {
