@@ -13,13 +13,17 @@
  *
  * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes` with phase 1's worker
  * count, `autoWorkers()`: one per core but one, so 1 here, beside the main thread; chunk by
- * chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on the main thread, and `augmentImage` flipping each decoded image there. Every image also gets
+ * chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on the main thread, and `augmentImage` flipping each decoded image there.
+ * For photos the pool decodes on the main thread too (`LOCAL_LANE_MIN_BYTES`). Every image also gets
  * what phase 1 needs beyond Pillow's work: its sha256, the quarantine checks (PNG chunk CRCs,
  * JPEG marker walk, size limits) and colour management of non-sRGB profiles.
  * Pillow: bench/pillow_phase1.py under Debian's python3 with python3-pil (`PYTHON` overrides),
- * open / convert / resize(BILINEAR) / transpose(FLIP_LEFT_RIGHT) on ONE thread, as Pillow gives
- * no parallelism by itself. Resizing: both shrink with a triangle (bilinear) filter widened by
- * the shrink factor; ours enlarges (MNIST 28 -> 32) with sharp's bicubic, Pillow bilinearly.
+ * open / draft (JPEG: DCT-domain 1/2-1/8 scaling, what sharp's shrink-on-load does on our side;
+ * PILLOW_DRAFT=0 turns it off) / convert / resize(BILINEAR) / transpose(FLIP_LEFT_RIGHT) on ONE
+ * thread, as Pillow gives no parallelism by itself. Resizing: both shrink with a triangle
+ * (bilinear) filter widened by the shrink factor (PNGs up to 512x512 grey or as many samples:
+ * Pillow's own algorithm, in JS, sample for sample; the rest: sharp's 'linear'); ours enlarges
+ * (MNIST 28 -> 32) with sharp's bicubic, Pillow bilinearly.
  *
  * Method: each side runs in a child process of its own (peak RSS is that child's VmHWM), which
  * times two passes over the whole list, leaving out process start-up (ours reports its pool's
@@ -246,7 +250,7 @@ export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20
     ];
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     log(`machine: ${availableParallelism()} cores (${cpu}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    log(`ours: DecodePool.decodeOutcomes with ${autoWorkers()} worker thread(s) (phase 1's autoWorkers) beside the main thread (file reads, flips); Pillow: one thread (it has no parallelism of its own)`);
+    log(`ours: DecodePool.decodeOutcomes with ${autoWorkers()} worker thread(s) (phase 1's autoWorkers) beside the main thread (file reads, flips; photos decoded there too); Pillow: one thread, JPEGs drafted (it has no parallelism of its own)`);
     let allPass = true;
     for (const [w, workload] of workloads.entries()) {
       const listFile = join(dir, `list-${w}.json`);
