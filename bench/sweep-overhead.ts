@@ -38,6 +38,7 @@ import { sweepWorkflow } from '../src/workflows/sweep-workflow.js';
 import { trialRungWorkflowId } from '../src/workflows/trial-workflow.js';
 import { executionTimes, loadAverageText, mean, peakRssMiB, percentile, startBenchTemporal } from './support/bench-temporal.js';
 import { createFakeTrialActivities } from './support/fake-trial-activities.js';
+import { phaseLines, trialPhases } from './support/trial-phases.js';
 import { fanOutWorkflow } from './support/overhead-workflows.js';
 
 const { values: args } = parseArgs({
@@ -166,6 +167,10 @@ async function main(): Promise<void> {
       `  against the reference: child overhead ${(childMean / mean(ref.perChild)).toFixed(2)}x the bare child's, ` +
       `${(perTrialFromWall / refPerChildFromWall).toFixed(2)}x from wall times; overhead is ${((100 * perTrialFromWall) / meanTraining).toFixed(1)} % of the training time`,
     );
+    // Where the time goes, from every 10th trial's own history.
+    const sample = ids.filter((_, i) => i % 10 === 0);
+    const phases = await Promise.all(sample.map((id) => trialPhases(t.client, id, trainingMs.get(id) ?? 0)));
+    console.log(`  where a trial's overhead goes (mean over ${sample.length} trials, server event times):\n${phaseLines(phases).join('\n')}`);
     console.log(`peak RSS ${peakRssMiB().toFixed(0)} MiB (this process: ${workers.length} workers and the client; the Temporal server excluded); load average ${loadAverageText()}`);
   } finally {
     workers.forEach((w) => w.shutdown());
