@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
+import { FusedAdamOptimizer, FusedMomentumOptimizer } from './fused-optimizer.js';
 
 const MAGIC = 'DVO1';
 
@@ -54,11 +55,12 @@ function usesAdam(kind: OptimizerSettings['kind']): boolean {
 
 export function createOptimizer(settings: OptimizerSettings): tf.Optimizer {
   if (!(settings.learningRate > 0)) throw new Error(`learningRate must be > 0, got ${settings.learningRate}`);
-  if (usesAdam(settings.kind)) return tf.train.adam(settings.learningRate);
+  // tfjs's Adam and Momentum with the same state, stepping in one fused pass on wasm.
+  if (usesAdam(settings.kind)) return new FusedAdamOptimizer(settings.learningRate, 0.9, 0.999);
   if (settings.kind !== 'sgd') throw new Error(`optimizer must be 'adam', 'adamw' or 'sgd', got ${JSON.stringify(settings.kind)}`);
   if (!(settings.momentum >= 0 && settings.momentum < 1)) throw new Error(`momentum must be in [0, 1), got ${settings.momentum}`);
   if (settings.nesterov === true && settings.momentum === 0) throw new Error('nesterov needs momentum > 0');
-  return settings.momentum > 0 ? tf.train.momentum(settings.learningRate, settings.momentum, settings.nesterov === true) : tf.train.sgd(settings.learningRate);
+  return settings.momentum > 0 ? new FusedMomentumOptimizer(settings.learningRate, settings.momentum, settings.nesterov === true) : tf.train.sgd(settings.learningRate);
 }
 
 /**
