@@ -1,0 +1,65 @@
+/**
+ * The whole pipeline with PyTorch training on the `vision-gpu` queue: a CPU worker (workflows,
+ * data, evaluation, reports) and a separate GPU worker started with `--engine torch`, as two
+ * machines would run them. Skipped, with the reason printed, only where PyTorch cannot start
+ * (`npm test` installs it with scripts/install-torch.mjs).
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/activities/logger.js';
+import { CPU_QUEUE, GPU_QUEUE } from '../../src/core/task-queues.js';
+import { createTorchEngine } from '../../src/ml/torch-engine.js';
+import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
+import { trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
+import { startTemporal, withWorkers } from './support/temporal.js';
+import { tinyConfig } from './support/tiny-config.js';
+
+const probe = createTorchEngine({ device: 'cpu', threads: 1 });
+const torchSkip = await probe.start().then(() => undefined, (error: unknown) => String(error));
+await probe.close();
+if (torchSkip !== undefined) console.warn(`pipeline with the torch engine SKIPPED: ${torchSkip}`);
+
+describe.skipIf(torchSkip !== undefined)('training pipeline with the torch engine on the vision-gpu queue', () => {
+  let env: TestWorkflowEnvironment;
+  let dir: string;
+
+  beforeAll(async () => {
+    env = await startTemporal();
+    dir = await mkdtemp(join(tmpdir(), 'dv-pipeline-torch-'));
+  });
+  afterAll(async () => {
+    await env?.teardown();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('trains on PyTorch, evaluates the torch model and benchmarks its ONNX export in phase 5', async () => {
+    const bundle = await workflowBundle();
+    const cpu = await createWorkers({ connection: env.nativeConnection, queues: [CPU_QUEUE], logger: silentLogger, workflowBundle: bundle });
+    const gpu = await createWorkers({ connection: env.nativeConnection, queues: [GPU_QUEUE], logger: silentLogger, workflowBundle: bundle, engine: 'torch', torch: { device: 'cpu', threads: 1 } });
+    const runId = 'torch-run';
+    const storeUri = `file://${dir}/artifacts`;
+    // The run's config says tfjs: the GPU worker's --engine torch decides.
+    const config = tinyConfig();
+    expect(config.training.engine).toBe('tfjs');
+    const result = await withWorkers([...cpu, ...gpu], () =>
+      env.client.workflow.execute(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri, config }] }),
+    );
+
+    expect(result.training.engine).toBe('torch');
+    expect(result.training.backend).toBe('torch-cpu');
+    expect(result.training.epochsCompleted).toBe(2);
+    expect(result.training.checkpointUris).toHaveLength(2);
+    // 1,080 training images, 2 epochs: far better than the 10% of guessing.
+    expect(result.evaluation.accuracy).toBeGreaterThan(0.7);
+    expect(result.evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(result.dataset.splits.test.count);
+    expect(result.validation.backend).toMatch(/^onnxruntime-node/);
+    expect(result.validation.throughputImgPerS).toBeGreaterThan(0);
+    expect(result.validation.verdicts.map((v) => v.gate)).toEqual(['min-accuracy', 'max-latency-p95']);
+
+    const report = await readFile(new URL(result.reportHtmlUri), 'utf8');
+    expect(report).toContain('torch');
+  });
+});
