@@ -6,6 +6,8 @@ import { optimizerToBytes, restoreOptimizer, setLearningRate } from '../../../sr
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
 const SHAPES = [[3, 3, 4, 8], [8], [37], [5, 7]];
+/** With a variable above the size where the fused step hands over to tfjs's kernels. */
+const LARGE_SHAPES = [[3, 3, 4, 8], [130, 131], [37], [5, 7]];
 const STEPS = 300;
 
 beforeAll(async () => {
@@ -13,8 +15,8 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-function makeVariables(prefix: string): tf.Variable[] {
-  return SHAPES.map((shape, i) => tf.variable(tf.tensor(seededUniform(tf.util.sizeFromShape(shape), 100 + i, -1, 1), shape), true, `${prefix}${i}`));
+function makeVariables(prefix: string, shapes = SHAPES): tf.Variable[] {
+  return shapes.map((shape, i) => tf.variable(tf.tensor(seededUniform(tf.util.sizeFromShape(shape), 100 + i, -1, 1), shape), true, `${prefix}${i}`));
 }
 
 /**
@@ -89,6 +91,23 @@ describe.each(KINDS)('fused $name on wasm', (kind) => {
     expect(fusedSlots.map((w) => w.name.replace('fused', 'stock'))).toEqual(stockSlots.map((w) => w.name));
     expect(worstRelative(fusedSlots.slice(1).map((w) => w.tensor as tf.Variable), stockSlots.slice(1).map((w) => w.tensor as tf.Variable))).toBeLessThanOrEqual(1e-6);
     tf.dispose([stockSlots[0]!.tensor, fusedSlots[0]!.tensor]);
+    stock.dispose();
+    fused.dispose();
+    tf.dispose([...stockVars, ...fusedVars]);
+  });
+
+  it('matches it bit for bit with variables too large to fuse', async () => {
+    await tf.setBackend('wasm');
+    const stockVars = makeVariables(`stock-large-${kind.name}-`, LARGE_SHAPES);
+    const fusedVars = makeVariables(`fused-large-${kind.name}-`, LARGE_SHAPES);
+    const stock = kind.stock();
+    const fused = kind.fused();
+    const stockSeen = descend(stock, stockVars, 0, 40);
+    const before = tf.memory().numTensors;
+    const fusedSeen = descend(fused, fusedVars, 0, 40);
+    expect(tf.memory().numTensors).toBe(before + (kind.name === 'adam' ? 2 : 1) * LARGE_SHAPES.length);
+    expect(worstRelativeOf(fusedSeen, stockSeen)).toBe(0);
+    expect(worstRelative(fusedVars, stockVars)).toBe(0);
     stock.dispose();
     fused.dispose();
     tf.dispose([...stockVars, ...fusedVars]);
