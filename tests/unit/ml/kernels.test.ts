@@ -180,6 +180,19 @@ describe('project wasm kernels match the cpu backend', () => {
     for (let i = 0; i < reference.length; i++) expect(dx[i]).toBeCloseTo(reference[i]!, 4);
   });
 
+  // Leading axes (ours: bias gradients) and every other reduction (handed to the backend's Sum).
+  it.each([
+    [[4, 6, 6, 5], [0, 1, 2], false], [[4, 6, 6, 5], [2, 0, 1], true], [[64, 13, 13, 32], [0, 1, 2], false],
+    [[7, 3], [0], false], [[7, 3], [-2], true], [[2, 3, 4], [1, 2], false], [[2, 3, 4], [0, 2], true], [[5, 4], [0, 1], false],
+  ] as [Shape, number[], boolean][])('Sum x=%j axis=%j keepDims=%s', async (shape, axis, keepDims) => {
+    expect(await worstError('Sum', { x: { shape, seed: 15 } }, { axis, keepDims })).toBeLessThan(TOLERANCE);
+    const shapeOn = async (backend: 'cpu' | 'wasm'): Promise<Shape> => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => tf.sum(tf.zeros(shape), axis, keepDims).shape);
+    };
+    expect(await shapeOn('wasm')).toEqual(await shapeOn('cpu'));
+  });
+
   it('leave no tensors behind on the wasm heap', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(seededUniform(2 * 9 * 9 * 3, 13, -1, 1), [2, 9, 9, 3]);
