@@ -1,16 +1,14 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { TASK_QUEUES, CPU_QUEUE } from '../../core/task-queues.js';
+import { CPU_QUEUE } from '../../core/task-queues.js';
 import type { DatasetManifest, PipelineResult } from '../../core/manifests.js';
 import { createStderrLogger } from '../../activities/logger.js';
 import { runKeys } from '../../activities/run-keys.js';
-import { createWorkers, runWorkers } from '../../workers/create-workers.js';
 import { openStore } from '../../storage/open-store.js';
 import { datasetWorkflow, trainingPipelineWorkflow } from '../../workflows/pipeline-workflow.js';
 import { loadConfig } from '../load-config.js';
 import { followProgress } from '../progress-view.js';
-import { DATA_DIR, openTemporalSession } from '../temporal-session.js';
-import { describeFailure } from '../failure-text.js';
+import { DATA_DIR } from '../temporal-session.js';
+import { driveWorkflow } from '../drive-workflow.js';
 
 export interface RunOptions {
   config?: string;
@@ -40,62 +38,25 @@ export async function runCommand(options: RunOptions): Promise<number> {
   const runId = options.runId ?? newRunId();
   runKeys(runId);
 
-  const session = await openTemporalSession(logger);
-  const stop = new AbortController();
-  const onSignal = () => {
-    process.stderr.write(`\nstopping; run ${runId} is kept by Temporal: 'durable-vision run --run-id ${runId}' picks it up again\n`);
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let workersDone: Promise<void> | undefined;
-  try {
-    if (options.worker !== false) {
-      const workers = await createWorkers({ connection: await session.workerConnection(), namespace: session.namespace, queues: TASK_QUEUES, logger });
-      workersDone = runWorkers(workers, stop.signal);
-    }
-    const workflow = options.prepareOnly ? datasetWorkflow : trainingPipelineWorkflow;
-    const args = options.prepareOnly ? [{ runId, storeUri: store.baseUri, dataset: config.dataset }] : [{ runId, storeUri: store.baseUri, config }];
-    const handle = await session.client.workflow
-      .start(workflow as typeof trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: args as Parameters<typeof trainingPipelineWorkflow> })
-      .catch(async (err: unknown) => {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        logger.info(`run ${runId} already exists; following it`);
-        return session.client.workflow.getHandle<typeof trainingPipelineWorkflow>(runId);
-      });
-    process.stderr.write(`run ${runId} started (store ${store.baseUri})${session.uiUrl ? `; watch it at ${session.uiUrl}/namespaces/${session.namespace}/workflows/${runId}` : ''}\n`);
-    const following = new AbortController();
-    const follow = followProgress(handle, process.stderr, following.signal);
-    let result: PipelineResult | DatasetManifest;
-    try {
-      result = await Promise.race([
-        handle.result() as Promise<PipelineResult | DatasetManifest>,
-        new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })),
-      ]);
-    } finally {
-      following.abort();
-      await follow;
-    }
-    if ('evaluation' in result) printSummary(result);
-    else process.stderr.write(`\nrun ${runId} prepared the dataset\n${datasetLine(result)}\n  data report       ${result.dataReportUri}\n  manifest          ${result.manifestUri}\n`);
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    }
-    return 0;
-  } catch (err) {
-    if (stop.signal.aborted) return 130;
-    if (err instanceof WorkflowFailedError) {
-      process.stderr.write(`run ${runId} failed: ${describeFailure(err)}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    stop.abort();
-    await workersDone;
-    await session.close();
-  }
+  const prepareOnly = options.prepareOnly === true;
+  return driveWorkflow<typeof trainingPipelineWorkflow | typeof datasetWorkflow>({
+    logger,
+    label: `run ${runId}`,
+    workflowId: runId,
+    resumeHint: `'durable-vision run --run-id ${runId}' picks it up again`,
+    embeddedWorkers: options.worker !== false,
+    startedDetail: `store ${store.baseUri}`,
+    start: (session) =>
+      prepareOnly
+        ? session.client.workflow.start(datasetWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: store.baseUri, dataset: config.dataset }] })
+        : session.client.workflow.start(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: store.baseUri, config }] }),
+    follow: (handle, signal) => followProgress(handle, process.stderr, signal),
+    finish: (result: PipelineResult | DatasetManifest) => {
+      if ('evaluation' in result) printSummary(result);
+      else process.stderr.write(`\nrun ${runId} prepared the dataset\n${datasetLine(result)}\n  data report       ${result.dataReportUri}\n  manifest          ${result.manifestUri}\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    },
+  });
 }
 
 function datasetLine(d: DatasetManifest): string {

@@ -1,16 +1,16 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { createStderrLogger } from '../../activities/logger.js';
 import { sweepLeaderboardKey } from '../../activities/sweep-activities.js';
 import { ConfigError } from '../../core/config.js';
 import type { LeaderboardRow } from '../../core/sweep-state.js';
-import { CPU_QUEUE, TASK_QUEUES } from '../../core/task-queues.js';
+import { CPU_QUEUE } from '../../core/task-queues.js';
 import { openStore } from '../../storage/open-store.js';
-import { createWorkers, runWorkers } from '../../workers/create-workers.js';
 import {
   enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../workflows/sweep-workflow.js';
 import { describeFailure } from '../failure-text.js';
+import { driveWorkflow } from '../drive-workflow.js';
 import { loadConfig } from '../load-config.js';
 import { openTemporalSession, type TemporalSession } from '../temporal-session.js';
 import { defaultStoreUri } from './run.js';
@@ -43,58 +43,22 @@ export async function sweepStartCommand(configPath: string | undefined, options:
   const sweepId = options.sweepId ?? newSweepId();
   sweepLeaderboardKey(sweepId);
 
-  const session = await openTemporalSession(logger);
-  const stop = new AbortController();
-  const onSignal = () => {
-    process.stderr.write(`\nstopping this process; sweep ${sweepId} is kept by Temporal: 'durable-vision sweep start --sweep-id ${sweepId}' follows it again\n`);
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let workersDone: Promise<void> | undefined;
-  try {
-    if (options.worker !== false) {
-      const workers = await createWorkers({ connection: await session.workerConnection(), namespace: session.namespace, queues: TASK_QUEUES, logger });
-      workersDone = runWorkers(workers, stop.signal);
-    }
-    const handle: SweepHandle = await session.client.workflow
-      // A finished sweep's id is not reused: its trials' checkpoints are still in the store.
-      .start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, workflowIdReusePolicy: 'REJECT_DUPLICATE', args: [{ sweepId, storeUri: store.baseUri, config }] })
-      .catch((err: unknown) => {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        logger.info(`sweep ${sweepId} already exists; following it (or showing its result)`);
-        return session.client.workflow.getHandle<typeof sweepWorkflow>(sweepId);
-      });
-    process.stderr.write(`sweep ${sweepId} started (store ${store.baseUri})${session.uiUrl ? `; watch it at ${session.uiUrl}/namespaces/${session.namespace}/workflows/${sweepId}` : ''}\n`);
-    const following = new AbortController();
-    const follow = followSweep(handle, config.sweep.metric, (options.pollSeconds ?? 1) * 1000, following.signal);
-    let result: SweepResult;
-    try {
-      result = await Promise.race([
-        handle.result(),
-        new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })),
-      ]);
-    } finally {
-      following.abort();
-      await follow;
-    }
-    printResult(result);
-    if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
-  } catch (err) {
-    if (stop.signal.aborted) return 130;
-    if (err instanceof WorkflowFailedError) {
-      process.stderr.write(`sweep ${sweepId} failed: ${describeFailure(err)}\n`);
-      return 1;
-    }
-    throw err;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    stop.abort();
-    await workersDone;
-    await session.close();
-  }
+  const metric = config.sweep.metric;
+  return driveWorkflow<typeof sweepWorkflow>({
+    logger,
+    label: `sweep ${sweepId}`,
+    workflowId: sweepId,
+    resumeHint: `'durable-vision sweep start --sweep-id ${sweepId}' follows it again`,
+    embeddedWorkers: options.worker !== false,
+    startedDetail: `store ${store.baseUri}`,
+    // A finished sweep's id is not reused: its trials' checkpoints are still in the store.
+    start: (session) => session.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, workflowIdReusePolicy: 'REJECT_DUPLICATE', args: [{ sweepId, storeUri: store.baseUri, config }] }),
+    follow: (handle, signal) => followSweep(handle, metric, (options.pollSeconds ?? 1) * 1000, signal),
+    finish: (result) => {
+      printResult(result);
+      if (options.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    },
+  });
 }
 
 /** Prints a line for every rung result and trial outcome the leaderboard shows, until aborted. */
