@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     console.log(`  where a trial's overhead goes (mean over ${sample.length} trials, server event times):\n${phaseLines(phases).join('\n')}`);
     console.log(`peak RSS ${peakRssMiB().toFixed(0)} MiB (this process: ${workers.length} workers and the client; the Temporal server excluded); load average ${loadAverageText()}`);
   } finally {
-    workers.forEach((w) => w.shutdown());
+    workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     await running;
     await t.close();
   }
