@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: installs the servers the tests need when missing (Temporal CLI, SeaweedFS),
 // then type-checks, lints and runs every test against those real servers.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -31,7 +31,30 @@ failed += step('lint', bin('eslint'), ['.']) ? 1 : 0;
 
 mkdirSync(join(root, '.data'), { recursive: true });
 const reportFile = join(root, '.data', 'vitest-report.json');
-const vitest = step('tests', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...extra]);
+
+/** Runs vitest, passing its output through while keeping a copy to read its error summary. */
+function runVitest(args) {
+  process.stderr.write('\n== tests\n');
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(bin('vitest'), args, { cwd: root, stdio: ['inherit', 'pipe', 'pipe'] });
+    let output = '';
+    const keep = (sink) => (chunk) => {
+      sink.write(chunk);
+      output += chunk.toString();
+      if (output.length > 4_000_000) output = output.slice(-2_000_000);
+    };
+    child.stdout.on('data', keep(process.stdout));
+    child.stderr.on('data', keep(process.stderr));
+    child.on('close', (code, signal) => {
+      process.stderr.write(`== tests: ${code === 0 ? 'ok' : `failed (exit ${code ?? signal})`} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      resolve({ status: code ?? 1, output });
+    });
+  });
+}
+
+const run = await runVitest(['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...extra]);
+let vitest = run.status;
 
 let passed = 0;
 let failedTests = 0;
@@ -41,6 +64,21 @@ if (existsSync(reportFile)) {
   passed = report.numPassedTests ?? 0;
   failedTests = report.numFailedTests ?? 0;
   skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+}
+// Vitest 3 can end a run whose every test passed with "[vitest-worker]: Timeout calling
+// "onTaskUpdate"": its worker-to-runner progress message went unanswered for 60 s on a loaded
+// machine (vitest-dev/vitest#6479, #8164). That alone is not a test failure when the report
+// accounts for every test as passed or skipped; any other unhandled error still fails the run.
+if (vitest && existsSync(reportFile)) {
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+  const errors = Number(/^\s*Errors\s+(\d+) errors?/m.exec(run.output)?.[1] ?? 0);
+  const rpcTimeouts = run.output.match(/Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"/g)?.length ?? 0;
+  const suitesOk = (report.numFailedTestSuites ?? 1) === 0 && (report.numRuntimeErrorTestSuites ?? 0) === 0;
+  const allAccounted = passed + skipped === (report.numTotalTests ?? -1) && passed > 0;
+  if (failedTests === 0 && suitesOk && allAccounted && errors > 0 && errors === rpcTimeouts) {
+    process.stderr.write(`\nwarning: vitest reported ${errors} worker RPC timeout(s) (onTaskUpdate); every one of the ${passed + skipped} tests is accounted for, none failed\n`);
+    vitest = 0;
+  }
 }
 if (vitest && failedTests === 0) failedTests = 1; // a suite that failed to load counts as a failure
 if (failed) process.stderr.write(`typecheck/lint: ${failed} step(s) failed\n`);
