@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from 'fast-png';
 import { readMnistSplit } from '../../src/data/mnist-idx.js';
-import { startCli } from '../integration/support/cli-process.js';
+import { runCliIn } from '../integration/support/cli-process.js';
 
 describe('the durable-vision command line', () => {
   let dir: string;
@@ -16,11 +16,7 @@ describe('the durable-vision command line', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = async (args: string[]) => {
-    const p = startCli(args, { DV_DATA_DIR: join(dir, '.data'), TEMPORAL_ADDRESS: '' }, dir);
-    const code = await p.exited;
-    return { code, output: p.output(), stdout: p.stdout() };
-  };
+  const cli = (args: string[]) => runCliIn(dir, args);
 
   it('rejects a bad config before starting anything, naming file, field, value and expectation', async () => {
     const file = join(dir, 'bad.yaml');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SweepResult } from '../../src/workflows/sweep-workflow.js';
-import { startCli } from '../integration/support/cli-process.js';
+import { runCliIn } from '../integration/support/cli-process.js';
 
 const SWEEP_YAML = `dataset:
   inputShape: [12, 12, 1]
@@ -33,11 +33,7 @@ describe('durable-vision sweep', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = async (args: string[]) => {
-    const p = startCli(args, { DV_DATA_DIR: join(dir, '.data'), TEMPORAL_ADDRESS: '' }, dir);
-    const code = await p.exited;
-    return { code, output: p.output(), stdout: p.stdout() };
-  };
+  const cli = (args: string[]) => runCliIn(dir, args);
 
   it('refuses bad input before starting anything, naming what is wrong', async () => {
     const plain = join(dir, 'plain.yaml');

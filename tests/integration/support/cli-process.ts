@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 export const CLI = fileURLToPath(new URL('../../../bin/durable-vision.mjs', import.meta.url));
 
@@ -34,4 +35,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Runs the CLI to completion in `dir` with its own data folder and no TEMPORAL_ADDRESS, so it
+ * starts its embedded Temporal server as a new user's would.
+ */
+export async function runCliIn(dir: string, args: string[]): Promise<{ code: number | null; output: string; stdout: string }> {
+  const p = startCli(args, { DV_DATA_DIR: join(dir, '.data'), TEMPORAL_ADDRESS: '' }, dir);
+  const code = await p.exited;
+  return { code, output: p.output(), stdout: p.stdout() };
 }
