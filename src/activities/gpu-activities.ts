@@ -37,16 +37,20 @@ export interface TrainingHeartbeat {
 }
 
 export function createGpuActivities({ stores, engine, logger, selectTrainingEngine, exportOnnx }: GpuActivityDeps): GpuActivities {
-  /** The newest checkpoint: from the last attempt's heartbeat, else the newest one in the store. */
+  /**
+   * The newest checkpoint of the run. The last attempt's heartbeat names one, but a worker killed
+   * right after writing a checkpoint may not have delivered the heartbeat that names it, so the
+   * store is listed too and the newer of the two wins: a finished epoch is never trained again.
+   */
   async function findResumePoint(input: TrainModelInput): Promise<{ uri: string; checkpoint: StoredCheckpoint } | undefined> {
     const store = stores.open(input.storeUri);
     const keys = runKeys(input.runId);
     const details = Context.current().info.heartbeatDetails as TrainingHeartbeat | undefined;
-    let key = details?.checkpointUri ? store.keyOf(details.checkpointUri) : undefined;
-    if (!key) {
-      const found = await store.list(keys.checkpointsPrefix);
-      key = found.filter((a) => a.key.endsWith('.ckpt')).at(-1)?.key;
-    }
+    const fromHeartbeat = details?.checkpointUri ? store.keyOf(details.checkpointUri) : undefined;
+    const found = await store.list(keys.checkpointsPrefix);
+    const newest = found.filter((a) => a.key.endsWith('.ckpt')).map((a) => a.key).sort().at(-1);
+    // Checkpoint keys carry a zero-padded epoch, so the greater key is the later epoch.
+    const key = [fromHeartbeat, newest].filter((k): k is string => k !== undefined).sort().at(-1);
     if (!key) return undefined;
     const uri = store.uriOf(key);
     return { uri, checkpoint: decodeCheckpoint(await store.get(key), uri) };
