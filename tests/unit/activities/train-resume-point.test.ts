@@ -15,7 +15,7 @@ import { runKeys } from '../../../src/activities/run-keys.js';
 import { createStoreCache } from '../../../src/activities/store-cache.js';
 import type { TrainModelInput } from '../../../src/activities/types.js';
 import { parsePipelineConfig } from '../../../src/core/config.js';
-import type { EpochMetrics } from '../../../src/core/manifests.js';
+import type { EpochMetrics, TrainResult } from '../../../src/core/manifests.js';
 import { writeShards } from '../../../src/data/shards.js';
 import type { TrainingEngine } from '../../../src/ml/engine.js';
 
@@ -66,7 +66,7 @@ it('a retry resumes from the newest checkpoint in the store even when the last h
   } as unknown as TrainModelInput;
   const heartbeat: TrainingHeartbeat = { epoch: 1, checkpointUri: first.uri };
   const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: heartbeat });
-  const result = await env.run(createGpuActivities({ stores, engine, logger: silentLogger }).trainModel, input);
+  const result: TrainResult = await env.run(createGpuActivities({ stores, engine, logger: silentLogger }).trainModel, input);
 
   expect(trained).toBe(0);
   expect(result.resumedFromEpoch).toBe(2);
