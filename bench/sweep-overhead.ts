@@ -52,6 +52,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '4' },
     reference: { type: 'string', default: '500' },
     'history-limit': { type: 'string', default: '1000' },
+    execution: { type: 'string', default: 'both' },
   },
 });
 const TRIALS = Number(args.trials);
@@ -60,6 +61,8 @@ const WORKERS = Number(args.workers);
 const REFERENCE = Number(args.reference);
 const HISTORY_LIMIT = Number(args['history-limit']);
 const TARGET_MS = 50;
+const EXECUTIONS = (args.execution === 'both' ? ['activity', 'local-activity'] : [args.execution]) as ('activity' | 'local-activity')[];
+for (const e of EXECUTIONS) if (e !== 'activity' && e !== 'local-activity') throw new Error(`--execution must be activity, local-activity or both, got ${JSON.stringify(e)}`);
 
 const config = parsePipelineConfig({
   dataset: { inputShape: [28, 28, 1], limit: { train: 1000, test: 100 }, split: { val: 0.1, seed: 7 } },
@@ -111,12 +114,13 @@ async function main(): Promise<void> {
   const workers: Worker[] = [
     await Worker.create({
       connection: await t.workerConnection(), taskQueue: CPU_QUEUE, workflowBundle: bundle,
-      activities: { ...createCpuActivities({ stores, engine: createTfjsEngine(), logger: silentLogger }), ...createSweepActivities({ stores }), selectModel: fake.selectModel },
+      activities: { ...createCpuActivities({ stores, engine: createTfjsEngine(), logger: silentLogger }), ...createSweepActivities({ stores }) },
     }),
   ];
   for (let i = 0; i < WORKERS; i++) {
     workers.push(await Worker.create({
-      connection: await t.workerConnection(), taskQueue: GPU_QUEUE, workflowBundle: bundle, activities: { trainModel: fake.trainModel }, maxConcurrentActivityTaskExecutions: 1,
+      connection: await t.workerConnection(), taskQueue: GPU_QUEUE, workflowBundle: bundle, activities: { trainTrialRung: fake.trainTrialRung },
+      maxConcurrentActivityTaskExecutions: 1, maxConcurrentLocalActivityExecutions: 1, maxConcurrentWorkflowTaskExecutions: 2,
     }));
   }
   const running = Promise.all(workers.map((w) => w.run()));
@@ -147,34 +151,36 @@ async function main(): Promise<void> {
     );
 
     sleepMs = TRAIN_MS;
-    const sweepId = 'overhead';
-    const handle = await t.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri: t.storeUri, config, dataset, historyLimit: HISTORY_LIMIT }] });
-    const result = await handle.result();
-    const lastRun = await handle.describe();
-    const first = await executionTimes(t.client, sweepId, handle.firstExecutionRunId);
-    const last = await executionTimes(t.client, sweepId);
-    if (first === undefined || last?.close === undefined) throw new Error('the sweep has no recorded start or close time');
-    const wall = last.close - first.start;
-    const ids = result.leaderboard.map((row) => trialRungWorkflowId(sweepId, row.trial, 1));
-    const trials = await childOverheads(t.client, ids, trainingMs);
-    const meanTraining = mean(trials.training);
-    const perTrialFromWall = (wall * WORKERS) / result.counts.total - meanTraining;
-    const c = result.counts;
-    console.log(
-      `sweep: ${c.total} trials (${c.completed} completed, ${c.failed} failed), wall ${(wall / 1000).toFixed(1)} s, continue-as-new ${result.continued} time(s) ` +
-      `(history limit ${HISTORY_LIMIT} events; the last run's history ${lastRun.historyLength} events), result payload ${(JSON.stringify(result).length / 1024).toFixed(0)} KiB; training measured mean ${ms(meanTraining)}`,
-    );
-    const childMean = mean(trials.perChild);
-    console.log(`  per trial, child wall time minus training: mean ${ms(childMean)} ${verdict(childMean)}, p95 ${ms(percentile(trials.perChild, 95))}, max ${ms(Math.max(...trials.perChild))}`);
-    console.log(`  per trial from the sweep's wall time (${(wall / 1000).toFixed(1)} s x ${WORKERS} / ${c.total} - ${ms(meanTraining)}): ${ms(perTrialFromWall)} ${verdict(perTrialFromWall)}`);
-    console.log(
-      `  against the reference: child overhead ${(childMean / mean(ref.perChild)).toFixed(2)}x the bare child's, ` +
-      `${(perTrialFromWall / refPerChildFromWall).toFixed(2)}x from wall times; overhead is ${((100 * perTrialFromWall) / meanTraining).toFixed(1)} % of the training time`,
-    );
-    // Where the time goes, from every 10th trial's own history.
-    const sample = ids.filter((_, i) => i % 10 === 0);
-    const phases = await Promise.all(sample.map((id) => trialPhases(t.client, id, trainingMs.get(id) ?? 0)));
-    console.log(`  where a trial's overhead goes (mean over ${sample.length} trials, server event times):\n${phaseLines(phases).join('\n')}`);
+    for (const execution of EXECUTIONS) {
+      const sweepId = `overhead-${execution}`;
+      const handle = await t.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri: t.storeUri, config: { ...config, sweep: { ...config.sweep!, trialExecution: execution } }, dataset, historyLimit: HISTORY_LIMIT }] });
+      const result = await handle.result();
+      const lastRun = await handle.describe();
+      const first = await executionTimes(t.client, sweepId, handle.firstExecutionRunId);
+      const last = await executionTimes(t.client, sweepId);
+      if (first === undefined || last?.close === undefined) throw new Error('the sweep has no recorded start or close time');
+      const wall = last.close - first.start;
+      const ids = result.leaderboard.map((row) => trialRungWorkflowId(sweepId, row.trial, 1));
+      const trials = await childOverheads(t.client, ids, trainingMs);
+      const meanTraining = mean(trials.training);
+      const perTrialFromWall = (wall * WORKERS) / result.counts.total - meanTraining;
+      const c = result.counts;
+      console.log(
+        `sweep, trials run as ${execution === 'activity' ? 'activities' : 'local activities'} (sweep.trialExecution ${execution}): ${c.total} trials (${c.completed} completed, ${c.failed} failed), wall ${(wall / 1000).toFixed(1)} s, continue-as-new ${result.continued} time(s) ` +
+        `(history limit ${HISTORY_LIMIT} events; the last run's history ${lastRun.historyLength} events), result payload ${(JSON.stringify(result).length / 1024).toFixed(0)} KiB; training measured mean ${ms(meanTraining)}`,
+      );
+      const childMean = mean(trials.perChild);
+      console.log(`  per trial, child wall time minus training: mean ${ms(childMean)} ${verdict(childMean)}, p95 ${ms(percentile(trials.perChild, 95))}, max ${ms(Math.max(...trials.perChild))}`);
+      console.log(`  per trial from the sweep's wall time (${(wall / 1000).toFixed(1)} s x ${WORKERS} / ${c.total} - ${ms(meanTraining)}): ${ms(perTrialFromWall)} ${verdict(perTrialFromWall)}`);
+      console.log(
+        `  against the reference: child overhead ${(childMean / mean(ref.perChild)).toFixed(2)}x the bare child's, ` +
+        `${(perTrialFromWall / refPerChildFromWall).toFixed(2)}x from wall times; overhead is ${((100 * perTrialFromWall) / meanTraining).toFixed(1)} % of the training time`,
+      );
+      // Where the time goes, from every 10th trial's own history.
+      const sample = ids.filter((_, i) => i % 10 === 0);
+      const phases = await Promise.all(sample.map((id) => trialPhases(t.client, id, trainingMs.get(id) ?? 0)));
+      console.log(`  where a trial's overhead goes (mean over ${sample.length} trials, server event times):\n${phaseLines(phases).join('\n')}`);
+    }
     console.log(`peak RSS ${peakRssMiB().toFixed(0)} MiB (this process: ${workers.length} workers and the client; the Temporal server excluded); load average ${loadAverageText()}`);
   } finally {
     workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());

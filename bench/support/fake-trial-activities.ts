@@ -6,12 +6,14 @@
  * landscape. Each training call's measured sleep is recorded under its trial's workflow id.
  */
 import { Context } from '@temporalio/activity';
-import type { SelectModelInput, TrainModelInput } from '../../src/activities/types.js';
+import type { SelectModelInput, TrainModelInput, TrainTrialRungInput, TrialRungResult } from '../../src/activities/types.js';
 import type { EpochMetrics, ModelPlan, TrainResult } from '../../src/core/manifests.js';
 
 export interface FakeTrialActivities {
   selectModel(input: SelectModelInput): Promise<ModelPlan>;
   trainModel(input: TrainModelInput): Promise<TrainResult>;
+  /** selectModel (first rung) then trainModel, as the real GPU activity does. */
+  trainTrialRung(input: TrainTrialRungInput): Promise<TrialRungResult>;
 }
 
 /** The validation accuracy a fake trial reaches at `epoch`. */
@@ -26,7 +28,12 @@ export function fakeValAccuracy(learningRate: number, widthMultiplier: number, e
  * times; `trainingMs` receives the measured sleep of each training call, by the calling workflow's id.
  */
 export function createFakeTrialActivities(sleepMs: () => number, trainingMs: Map<string, number>): FakeTrialActivities {
-  return {
+  const fake: FakeTrialActivities = {
+    async trainTrialRung(input) {
+      const { runId, storeUri, dataset } = input;
+      const plan = input.plan ?? (await fake.selectModel({ runId, storeUri, dataset, model: input.model }));
+      return { plan, training: await fake.trainModel({ runId, storeUri, dataset, plan, training: input.training, stopAfterEpoch: input.stopAfterEpoch }) };
+    },
     selectModel(input) {
       const { dataset, model } = input;
       return Promise.resolve({
@@ -54,4 +61,5 @@ export function createFakeTrialActivities(sleepMs: () => number, trainingMs: Map
       };
     },
   };
+  return fake;
 }

@@ -1,6 +1,8 @@
 /**
- * Where a trial workflow's time goes, from its own event history (server timestamps): the
- * workflow tasks between steps, the wait of each activity for a worker, and each activity's run.
+ * Where a trial workflow's time goes, from its own event history (server timestamps): workflow
+ * tasks waiting for a worker and running, activities waiting for a worker and running (less the
+ * training), and what lies between (start and close bookkeeping). A rung run as a local activity
+ * trains inside a workflow task, so there the training is taken off the workflow task's time.
  */
 import type { Client } from '@temporalio/client';
 import { mean } from './bench-temporal.js';
@@ -11,53 +13,58 @@ function ms(ts: { seconds?: number | { toNumber(): number } | null; nanos?: numb
   return (typeof seconds === 'number' ? seconds : (seconds?.toNumber() ?? 0)) * 1000 + (ts?.nanos ?? 0) / 1e6;
 }
 
-/** Phase name -> ms, in the order a trial goes through them. */
+/** Phase name -> ms. */
 export type TrialPhases = Record<string, number>;
 
 export const TRIAL_PHASE_NAMES = [
-  'start -> selectModel scheduled (workflow task)',
-  'selectModel waiting for a cpu worker',
-  'selectModel running',
-  'selectModel done -> trainModel scheduled (workflow task)',
-  'trainModel waiting for a gpu worker',
-  'trainModel running, minus the training',
-  'trainModel done -> trial closed (workflow task)',
+  'workflow tasks waiting for a worker',
+  'workflow tasks running (less the training, for a local activity)',
+  'activities waiting for a worker',
+  'activities running, less the training',
+  'the rest (start to first task, last task to close)',
 ] as const;
 
-/** The phases of one trial-rung workflow; `trainingMs` is the training time measured inside its trainModel. */
+/** The phases of one trial-rung workflow; `trainingMs` is the training time measured inside its activity. */
 export async function trialPhases(client: Client, workflowId: string, trainingMs: number): Promise<TrialPhases> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const at: Record<string, number> = {};
-  const scheduled = new Map<number, string>();
+  const wtScheduled = new Map<number, number>();
+  const wtStarted = new Map<number, number>();
+  const actScheduled = new Map<number, number>();
+  let start = 0;
+  let close = 0;
+  let wtWait = 0;
+  let wtRun = 0;
+  let actWait = 0;
+  let actRun = 0;
+  let localActivities = 0;
+  let remoteActivities = 0;
   for (const event of history.events ?? []) {
     const time = ms(event.eventTime);
     const id = Number(event.eventId);
-    if (event.workflowExecutionStartedEventAttributes) at['start'] = time;
+    if (event.workflowExecutionStartedEventAttributes) start = time;
+    else if (event.workflowExecutionCompletedEventAttributes) close = time;
+    else if (event.workflowTaskScheduledEventAttributes) wtScheduled.set(id, time);
+    else if (event.workflowTaskStartedEventAttributes) {
+      wtStarted.set(id, time);
+      wtWait += time - (wtScheduled.get(Number(event.workflowTaskStartedEventAttributes.scheduledEventId)) ?? time);
+    } else if (event.workflowTaskCompletedEventAttributes) {
+      wtRun += time - (wtStarted.get(Number(event.workflowTaskCompletedEventAttributes.startedEventId)) ?? time);
+    } else if (event.markerRecordedEventAttributes?.markerName === 'core_local_activity') localActivities++;
     else if (event.activityTaskScheduledEventAttributes) {
-      const name = event.activityTaskScheduledEventAttributes.activityType?.name ?? '?';
-      scheduled.set(id, name);
-      at[`${name} scheduled`] = time;
+      actScheduled.set(id, time);
+      remoteActivities++;
     } else if (event.activityTaskStartedEventAttributes) {
-      at[`${scheduled.get(Number(event.activityTaskStartedEventAttributes.scheduledEventId)) ?? '?'} started`] = time;
-    } else if (event.activityTaskCompletedEventAttributes) {
-      at[`${scheduled.get(Number(event.activityTaskCompletedEventAttributes.scheduledEventId)) ?? '?'} completed`] = time;
-    } else if (event.workflowExecutionCompletedEventAttributes) at['closed'] = time;
+      // The started event is written when the attempt ends, with the time the worker took the task.
+      actWait += time - (actScheduled.get(Number(event.activityTaskStartedEventAttributes.scheduledEventId)) ?? time);
+      actRun -= time;
+    } else if (event.activityTaskCompletedEventAttributes) actRun += time;
   }
-  const span = (from: string, to: string): number => {
-    const a = at[from];
-    const b = at[to];
-    if (a === undefined || b === undefined) throw new Error(`${workflowId}: no ${a === undefined ? from : to} event in its history`);
-    return b - a;
-  };
-  const values = [
-    span('start', 'selectModel scheduled'),
-    span('selectModel scheduled', 'selectModel started'),
-    span('selectModel started', 'selectModel completed'),
-    span('selectModel completed', 'trainModel scheduled'),
-    span('trainModel scheduled', 'trainModel started'),
-    span('trainModel started', 'trainModel completed') - trainingMs,
-    span('trainModel completed', 'closed'),
-  ];
+  if (start === 0 || close === 0) throw new Error(`${workflowId}: no start or close event in its history`);
+  if (localActivities + remoteActivities === 0) throw new Error(`${workflowId}: no activity in its history`);
+  if (localActivities > 0) wtRun -= trainingMs;
+  else actRun -= trainingMs;
+  const total = close - start - trainingMs;
+  const values = [wtWait, wtRun, actWait, actRun, total - wtWait - wtRun - actWait - actRun];
   return Object.fromEntries(TRIAL_PHASE_NAMES.map((name, i) => [name, values[i] as number]));
 }
 

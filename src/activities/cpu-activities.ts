@@ -13,7 +13,7 @@ import { runKeys } from './run-keys.js';
 import type { StoreCache } from './store-cache.js';
 import { readJson } from './store-json.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
-import type { CpuActivities } from './types.js';
+import type { CpuActivities, SelectModelInput } from './types.js';
 import { EVALUATION_FORMAT, evaluateSavedPredictions, resolvedOptions, summariseEvaluation, type EvaluationDocument } from './evaluation-document.js';
 import { gradCamExamples } from './grad-cam-examples.js';
 import { savePredictions } from './saved-predictions.js';
@@ -63,7 +63,12 @@ async function readEvaluationDetail(store: ArtifactStore, evalUri: string): Prom
   return { doc: full, images, evalUri };
 }
 
-export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps): CpuActivities {
+/**
+ * Plans a run's model: the architecture, input and classes from the dataset, and the parameter
+ * count, written to the run's plan.json. The `selectModel` activity, and the first rung of a
+ * sweep trial (which plans where it trains, in one activity).
+ */
+export function createModelPlanner({ stores, engine, logger }: CpuActivityDeps): (input: SelectModelInput) => Promise<ModelPlan> {
   // The engine reads backbones from local files only; one in an s3:// store is counted here, read through the store cache.
   const countParams = async (spec: ModelSpec): Promise<number> => {
     if (spec.backbone === undefined || !spec.backbone.uri.startsWith('s3://')) return engine.paramsCount(spec);
@@ -74,35 +79,41 @@ export function createCpuActivities({ stores, engine, logger }: CpuActivityDeps)
       model.dispose();
     }
   };
+  return async (input) => {
+    const store = stores.open(input.storeUri);
+    const spec: ModelSpec = {
+      architecture: input.model.architecture,
+      inputShape: input.dataset.inputShape,
+      numClasses: input.dataset.classes.length,
+      widthMultiplier: input.model.widthMultiplier,
+      dropout: input.model.dropout,
+      ...(input.model.patchSize !== undefined ? { patchSize: input.model.patchSize } : {}),
+      ...(input.model.backbone !== undefined ? { backbone: backboneSpec(input.model.backbone) } : {}),
+    };
+    const paramsCount = await countParams(spec);
+    const plan = {
+      architecture: spec.architecture,
+      inputShape: spec.inputShape,
+      numClasses: spec.numClasses,
+      paramsCount,
+      widthMultiplier: input.model.widthMultiplier,
+      dropout: input.model.dropout,
+      ...(spec.patchSize !== undefined ? { patchSize: spec.patchSize } : {}),
+      ...(spec.backbone !== undefined ? { backbone: spec.backbone } : {}),
+    };
+    const info = await store.put(runKeys(input.runId).plan, json(plan), JSON_TYPE);
+    logger.info(`model ${plan.architecture}: ${paramsCount.toLocaleString('en-US')} parameters`, { runId: input.runId });
+    return { ...plan, planUri: info.uri };
+  };
+}
+
+export function createCpuActivities(deps: CpuActivityDeps): CpuActivities {
+  const { stores, engine, logger } = deps;
+  const planModel = createModelPlanner(deps);
   return {
     ...createDataActivities({ stores, logger }),
 
-    async selectModel(input): Promise<ModelPlan> {
-      const store = stores.open(input.storeUri);
-      const spec: ModelSpec = {
-        architecture: input.model.architecture,
-        inputShape: input.dataset.inputShape,
-        numClasses: input.dataset.classes.length,
-        widthMultiplier: input.model.widthMultiplier,
-        dropout: input.model.dropout,
-        ...(input.model.patchSize !== undefined ? { patchSize: input.model.patchSize } : {}),
-        ...(input.model.backbone !== undefined ? { backbone: backboneSpec(input.model.backbone) } : {}),
-      };
-      const paramsCount = await countParams(spec);
-      const plan = {
-        architecture: spec.architecture,
-        inputShape: spec.inputShape,
-        numClasses: spec.numClasses,
-        paramsCount,
-        widthMultiplier: input.model.widthMultiplier,
-        dropout: input.model.dropout,
-        ...(spec.patchSize !== undefined ? { patchSize: spec.patchSize } : {}),
-        ...(spec.backbone !== undefined ? { backbone: spec.backbone } : {}),
-      };
-      const info = await store.put(runKeys(input.runId).plan, json(plan), JSON_TYPE);
-      logger.info(`model ${plan.architecture}: ${paramsCount.toLocaleString('en-US')} parameters`, { runId: input.runId });
-      return { ...plan, planUri: info.uri };
-    },
+    selectModel: (input) => planModel(input),
 
     async evaluateModel(input): Promise<EvalReport> {
       const ctx = Context.current();

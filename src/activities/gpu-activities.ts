@@ -7,7 +7,7 @@ import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { EngineChoice } from '../ml/torch-select.js';
 import { isTorchModel } from '../ml/torch-model-bytes.js';
 import { type OnnxExporter, exportAndBenchmarkOnnx } from '../ml/onnx-deploy.js';
-import { backboneFileReader, backboneSpec } from './cpu-activities.js';
+import { backboneFileReader, backboneSpec, createModelPlanner } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
 import type { Logger } from './logger.js';
@@ -56,7 +56,8 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
     return { uri, checkpoint: decodeCheckpoint(await store.get(key), uri) };
   }
 
-  return {
+  const planModel = createModelPlanner({ stores, engine, logger });
+  const activities: GpuActivities = {
     async trainModel(input) {
       const ctx = Context.current();
       const store = stores.open(input.storeUri);
@@ -67,6 +68,10 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       const backend = trainer.name === 'tfjs' ? await initBackend(t.backend) : trainer.backend();
       const resume = await findResumePoint(input);
       const attempt = ctx.info.attempt;
+      // A local activity (a sweep rung with sweep.trialExecution local-activity) cannot heartbeat.
+      const beat = (details: TrainingHeartbeat): void => {
+        if (!ctx.info.isLocal) ctx.heartbeat(details);
+      };
       const resumedFromEpoch = resume?.checkpoint.epoch ?? 0;
       logger.info(resume ? `training resumes from epoch ${resumedFromEpoch}` : 'training starts', {
         runId: input.runId,
@@ -79,7 +84,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       const history: EpochMetrics[] = [...(resume?.checkpoint.history ?? [])];
       const checkpointUris: string[] = history.map((h) => store.uriOf(keys.checkpoint(h.epoch)));
       let heartbeat: TrainingHeartbeat = { epoch: resumedFromEpoch, checkpointUri: resume?.uri };
-      ctx.heartbeat(heartbeat);
+      beat(heartbeat);
 
       const spec: ModelSpec = {
         architecture: input.plan.architecture as ModelSpec['architecture'],
@@ -132,7 +137,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
           ...(input.dataset.augmentation?.online ? { augment: { policy: input.dataset.augmentation.policy, seed: input.dataset.augmentation.seed } } : {}),
           signal: ctx.cancellationSignal,
           onProgress: (p) => {
-            ctx.heartbeat({ ...heartbeat, batch: p.batch, batches: p.batches });
+            beat({ ...heartbeat, batch: p.batch, batches: p.batches });
           },
           onEpochEnd: async (report, checkpoint) => {
             const metrics: EpochMetrics = { ...report };
@@ -140,7 +145,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
             const info = await store.put(keys.checkpoint(report.epoch), encodeCheckpoint({ ...checkpoint, history }));
             checkpointUris.push(info.uri);
             heartbeat = { epoch: report.epoch, checkpointUri: info.uri };
-            ctx.heartbeat(heartbeat);
+            beat(heartbeat);
             logger.info(`epoch ${report.epoch}/${t.epochs}`, { runId: input.runId, ...metrics });
             if (input.progressWorkflowId) {
               // Progress is advisory: a failed signal must not fail the training.
@@ -203,5 +208,13 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       const info = await store.put(keys.validation, JSON.stringify(report, null, 2), { contentType: 'application/json' });
       return { ...report, validationUri: info.uri };
     },
+
+    async trainTrialRung(input) {
+      const { runId, storeUri, dataset } = input;
+      const plan = input.plan ?? (await planModel({ runId, storeUri, dataset, model: input.model }));
+      const training = await activities.trainModel({ runId, storeUri, dataset, plan, training: input.training, stopAfterEpoch: input.stopAfterEpoch });
+      return { plan, training };
+    },
   };
+  return activities;
 }

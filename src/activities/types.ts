@@ -131,6 +131,21 @@ export interface TrainModelInput extends RunContext {
   stopAfterEpoch?: number;
 }
 
+/** One rung of a sweep trial: plan the model on the first rung (no `plan` yet), then train to `stopAfterEpoch`. */
+export interface TrainTrialRungInput extends RunContext {
+  dataset: DatasetManifest;
+  model: ModelConfig;
+  training: TrainingConfig;
+  /** The plan an earlier rung made; absent on the first rung. */
+  plan?: ModelPlan;
+  stopAfterEpoch: number;
+}
+
+export interface TrialRungResult {
+  plan: ModelPlan;
+  training: TrainResult;
+}
+
 export interface EvaluateModelInput extends RunContext {
   dataset: DatasetManifest;
   training: TrainResult;
@@ -164,4 +179,6 @@ export interface CpuActivities extends DataActivities {
 export interface GpuActivities {
   trainModel(input: TrainModelInput): Promise<TrainResult>;
   validateModel(input: ValidateModelInput): Promise<ValidationReport>;
+  /** Plans (first rung) and trains one sweep trial rung in one activity: one dispatch per rung. */
+  trainTrialRung(input: TrainTrialRungInput): Promise<TrialRungResult>;
 }

@@ -53,6 +53,16 @@ export const sweepConfigSchema = z
     concurrency: z.number().int().min(1).max(1000).default(1),
     /** Stop the sweep once a trial reaches this metric (>= for accuracy, <= for loss). */
     targetMetric: z.number().optional(),
+    /**
+     * How a trial rung's training runs on its GPU worker. 'activity': dispatched by the Temporal
+     * server, heartbeating, so a lost worker is noticed within training.heartbeatTimeoutSeconds;
+     * for trials of any length. 'local-activity': run by the GPU worker that runs the trial's
+     * workflow task, which saves a server round trip or two a rung; for short trials (seconds to
+     * minutes), since it cannot heartbeat and keeps the workflow task open while it trains.
+     */
+    trialExecution: z.enum(['activity', 'local-activity']).default('activity'),
+    /** The longest one attempt of a local-activity rung may run before it is retried from its checkpoint. */
+    localRungTimeoutSeconds: z.number().int().min(10).max(86_400).default(1800),
   })
   .strict();
 

@@ -37,8 +37,10 @@ export interface TrialRecord {
   rungRequests: number;
   trainingAttempts: number;
   /**
-   * Epochs trained over all rungs, each counted by the attempt that finished it: equal to
-   * `epochs` when every rung resumed from the previous rung's checkpoint (never from scratch).
+   * Epochs trained over all rungs: each rung counts from where it resumed (the previous rung's
+   * end, or earlier if it had to go back further) to its end, including epochs a lost attempt
+   * finished and checkpointed. Equal to `epochs` when no rung went back before the previous
+   * rung's checkpoint (never from scratch).
    */
   epochsTrained: number;
   plan?: ModelPlan;
@@ -209,7 +211,7 @@ export class SweepBook {
     trial.rungRequests++;
     const t = outcome.training;
     trial.trainingAttempts += t.attempts;
-    trial.epochsTrained += t.epochsCompleted - t.resumedFromEpoch;
+    trial.epochsTrained += t.epochsCompleted - Math.min(t.resumedFromEpoch, trial.epochs);
     trial.plan = outcome.plan;
     trial.history = t.history;
     trial.epochs = t.epochsCompleted;

@@ -81,6 +81,11 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
             stores, engine, logger: options.logger, selectTrainingEngine: (configured) => selection.forTraining(configured), exportOnnx: (model, file) => selection.exportOnnx(model, file),
           }),
           maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
+          // Sweep rungs run as local activities (sweep.trialExecution) train under the same limit,
+          // inside their trial's workflow task; few task slots keep a worker that is training from
+          // taking many more trials' tasks whose training would wait while other workers idle.
+          maxConcurrentLocalActivityExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
+          maxConcurrentWorkflowTaskExecutions: 1 + (options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1),
         }),
       );
     }

@@ -134,6 +134,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       args: [{
         sweepId, trialNumber: launch.trialNumber, runId: trialRunId(sweepId, launch.trialNumber), storeUri, dataset,
         model: trialConfig.model, training: trialConfig.training, stopAfterEpoch: launch.targetEpoch, ...(launch.plan ? { plan: launch.plan } : {}),
+        ...(sweep.trialExecution === 'local-activity' ? { execution: sweep.trialExecution, localTimeoutSeconds: sweep.localRungTimeoutSeconds } : {}),
       }],
     });
     rung

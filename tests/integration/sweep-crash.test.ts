@@ -42,11 +42,16 @@ function finishedEpochs(log: string): { runId: string; epoch: number }[] {
   return [...log.matchAll(/\] epoch (\d+)\/\d+ \{"runId":"([^"]+)"/g)].map((m) => ({ runId: m[2]!, epoch: Number(m[1]) }));
 }
 
-it('a sweep survives its worker killed with SIGKILL and the Temporal server restarted: finished trials kept, none trained twice', async () => {
-  const dbFile = join(dir, 'temporal', 'sweep.db');
-  const storeUri = `file://${dir}/artifacts`;
-  const sweepId = 'crash';
-  const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 4, concurrency: 2 }, { epochs: 2, heartbeatTimeoutSeconds: 5 });
+/**
+ * Both ways a rung can train: an activity dispatched by the server (a lost attempt noticed by its
+ * heartbeat timeout) and a local activity inside the trial's workflow task (noticed by the
+ * workflow task's timeout); either way the retry resumes from the trial's newest checkpoint.
+ */
+it.each(['activity', 'local-activity'] as const)('a sweep whose rungs run as %s survives its worker killed with SIGKILL and the Temporal server restarted: finished trials kept, none trained twice', async (trialExecution) => {
+  const dbFile = join(dir, trialExecution, 'temporal', 'sweep.db');
+  const storeUri = `file://${dir}/${trialExecution}/artifacts`;
+  const sweepId = `crash-${trialExecution}`;
+  const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 4, concurrency: 2, trialExecution }, { epochs: 2, heartbeatTimeoutSeconds: 5 });
   const t0 = Date.now();
   const mark = (what: string) => console.log(`sweep-crash: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   server = await startTemporalDevServer({ dbFile, headless: true });
@@ -104,4 +109,8 @@ it('a sweep survives its worker killed with SIGKILL and the Temporal server rest
 
   second.child.kill('SIGTERM');
   await second.exited;
+  await connection?.close();
+  connection = undefined;
+  await server.stop();
+  server = undefined;
 }, 300_000);

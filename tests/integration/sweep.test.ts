@@ -10,6 +10,7 @@ import { parseSearchSpace, RandomSampler } from '../../src/core/search/index.js'
 import { CPU_QUEUE, TASK_QUEUES } from '../../src/core/task-queues.js';
 import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
 import { datasetWorkflow, trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
+import { trialRungWorkflowId } from '../../src/workflows/trial-workflow.js';
 import {
   enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../src/workflows/sweep-workflow.js';
@@ -126,6 +127,24 @@ describe('sweepWorkflow', () => {
     for (const row of result.leaderboard) expect(row.config).toEqual(sampler.ask(row.trial));
     expectTrainedOnce(result);
     for (const row of result.leaderboard) expect(['completed', 'pruned']).toContain(row.status);
+  }, 150_000);
+
+  it('trials run as local activities (sweep.trialExecution) train without a dispatched activity and reach the same results', async () => {
+    const run = async (sweepId: string, trialExecution: 'activity' | 'local-activity') => {
+      const base = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 2 }, { epochs: 2 });
+      const config = { ...base, sweep: { ...base.sweep!, trialExecution } };
+      return env.client.workflow.execute(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri, config, dataset }] });
+    };
+    const local = await run('local', 'local-activity');
+    const remote = await run('remote', 'activity');
+
+    const summary = (r: SweepResult) => r.leaderboard.map((row) => ({ trial: row.trial, status: row.status, epochs: row.epochs, metric: row.metric })).sort((a, b) => a.trial - b.trial);
+    expect(summary(local)).toEqual(summary(remote));
+    expectTrainedOnce(local);
+    const history = await env.client.workflow.getHandle(trialRungWorkflowId('local', 0, 2)).fetchHistory();
+    const events = history.events ?? [];
+    expect(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
+    expect(events.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
   }, 150_000);
 
   it('a pipeline whose config has a sweep runs it for phases 3-4 and takes the best trial into evaluation and validation', async () => {

@@ -71,6 +71,15 @@ describe('SweepBook', () => {
     expect(b.trials[0]).toMatchObject({ epochs: 2, epochsTrained: 3 });
   });
 
+  it('an epoch a lost attempt finished and checkpointed still counts in epochsTrained', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 1 }, 2);
+    b.launches(none);
+    // The attempt that trained epoch 1 died before reporting; its retry found the epoch-1 checkpoint.
+    b.recordRung(0, rung(1, [0.8], 1, 2));
+    b.recordRung(0, rung(2, [0.8, 0.9], 1));
+    expect(b.trials[0]).toMatchObject({ epochs: 2, epochsTrained: 2, trainingAttempts: 3 });
+  });
+
   it('enqueue runs the configuration next and adds it to the budget; a configuration outside the space is refused by name', () => {
     const b = book({ scheduler: 'none', trials: 2, concurrency: 1 });
     b.launches(none);
