@@ -25,6 +25,11 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+async function closeConnection(): Promise<void> {
+  await connection?.close();
+  connection = undefined;
+}
+
 async function connect(address: string): Promise<Client> {
   await connection?.close();
   connection = await Connection.connect({ address });
@@ -109,8 +114,7 @@ it.each(['activity', 'local-activity'] as const)('a sweep whose rungs run as %s 
 
   second.child.kill('SIGTERM');
   await second.exited;
-  await connection?.close();
-  connection = undefined;
+  await closeConnection();
   await server.stop();
   server = undefined;
 }, 300_000);
