@@ -11,6 +11,7 @@
  *
  *   node bin/run-ts.mjs bench/sweep-asha-vs-random.ts [--size 28] [--train 6000] [--epochs 9]
  *     [--trials 12] [--seeds 1[,2,...]] [--target 0.95] [--concurrency 1] [--min-epochs 1] [--eta 3]
+ *     [--asha-mode promote|stop]
  *
  * Last measured (defaults with --seeds 1,2, commit 048bfbf, 2 shared cores, load average
  * 3.6-6.0 from other work, ~14 s an epoch): seed 1, ASHA reached 0.9615 with trial 2 at its
@@ -42,12 +43,15 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     'min-epochs': { type: 'string', default: '1' },
     eta: { type: 'string', default: '3' },
+    'asha-mode': { type: 'string', default: 'promote' },
   },
 });
 const opt = {
   size: Number(args.size), train: Number(args.train), epochs: Number(args.epochs), trials: Number(args.trials), seeds: args.seeds.split(',').map(Number),
   target: Number(args.target), concurrency: Number(args.concurrency), minEpochs: Number(args['min-epochs']), eta: Number(args.eta),
+  ashaMode: args['asha-mode'] as 'promote' | 'stop',
 };
+if (opt.ashaMode !== 'promote' && opt.ashaMode !== 'stop') throw new Error(`--asha-mode must be promote or stop, got ${JSON.stringify(opt.ashaMode)}`);
 
 const SPACE = {
   // Five decades: adam diverges or stalls at the top and barely moves at the bottom, so most draws are poor.
@@ -64,7 +68,7 @@ function armConfig(arm: Arm, seed: number): PipelineConfig {
     training: { epochs: opt.epochs, batchSize: 64, seed: 3 },
     sweep: {
       space: SPACE, sampler: 'random', seed, metric: 'val_accuracy', trials: opt.trials, concurrency: opt.concurrency, targetMetric: opt.target,
-      scheduler: arm === 'asha' ? { kind: 'asha', minEpochs: opt.minEpochs, reductionFactor: opt.eta } : { kind: 'none' },
+      scheduler: arm === 'asha' ? { kind: 'asha', minEpochs: opt.minEpochs, reductionFactor: opt.eta, mode: opt.ashaMode } : { kind: 'none' },
     },
   }, 'bench config');
 }
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
     console.log(
       `sweep ASHA vs random search on MNIST ${opt.size}x${opt.size}: ${dataset.splits.train.count} train / ${dataset.splits.val.count} val images, small-cnn, ` +
       `${opt.epochs} epochs at most, space ${JSON.stringify(SPACE)}, budget ${opt.trials} trials, random sampler seeds ${opt.seeds.join(', ')}, ` +
-      `concurrency ${opt.concurrency}, ASHA minEpochs ${opt.minEpochs} eta ${opt.eta}, target val_accuracy >= ${opt.target}`,
+      `concurrency ${opt.concurrency}, ASHA (${opt.ashaMode} mode) minEpochs ${opt.minEpochs} eta ${opt.eta}, target val_accuracy >= ${opt.target}`,
     );
     const pairs: [ArmResult, ArmResult][] = [];
     for (const seed of opt.seeds) {

@@ -19,6 +19,16 @@ const schedulerSchema = z.preprocess(
         minEpochs: z.number().int().min(1).default(1),
         /** eta: a trial reaching a rung goes on only if in the top 1/eta there. */
         reductionFactor: z.number().int().min(2).max(10).default(3),
+        /**
+         * 'stop': a trial reaching a rung goes on at once if it is in the top 1/eta of the results
+         * there so far, else it is pruned (the first trial at a rung always goes on).
+         * 'promote': a trial reaching a rung pauses there; a free slot promotes a paused trial in
+         * the top 1/eta of its rung before it starts a new trial, so no trial trains past a rung
+         * until enough others have been seen there (ASHA as Li et al. describe it). When the
+         * sweep can start no more trials, the best paused trial of each rung with none promoted
+         * yet goes on, so at least one trial reaches training.epochs.
+         */
+        mode: z.enum(['stop', 'promote']).default('stop'),
       })
       .strict(),
     z

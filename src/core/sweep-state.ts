@@ -6,7 +6,9 @@
  *
  * A trial trains rung by rung: to the next rung's epoch, then its validation metric goes to the
  * scheduler, which stops it (pruned, or complete at training.epochs) or lets it continue from
- * its own checkpoint. A finished trial (completed, pruned, failed, stopped) never trains again.
+ * its own checkpoint. With ASHA in promote mode a trial pauses at each rung instead, and a free
+ * slot promotes the best paused trial that is in the top 1/eta of its rung. A finished trial
+ * (completed, pruned, failed, stopped) never trains again.
  */
 import type { EpochMetrics, ModelPlan, TrainResult } from './manifests.js';
 import {
@@ -15,8 +17,9 @@ import {
 } from './search/index.js';
 import type { SweepConfig, SweepSchedulerConfig } from './sweep-config.js';
 
-export type TrialStatus = 'running' | 'completed' | 'pruned' | 'failed' | 'stopped';
-export const TRIAL_STATUSES: readonly TrialStatus[] = ['running', 'completed', 'pruned', 'failed', 'stopped'];
+/** 'paused': waiting at its rung for a promotion (ASHA in promote mode); it trains again only if promoted. */
+export type TrialStatus = 'running' | 'paused' | 'completed' | 'pruned' | 'failed' | 'stopped';
+export const TRIAL_STATUSES: readonly TrialStatus[] = ['running', 'paused', 'completed', 'pruned', 'failed', 'stopped'];
 
 export interface TrialRecord {
   number: number;
@@ -139,7 +142,8 @@ export class SweepBook {
           : new TpeSampler({ space, seed: sweep.seed, mode });
     const s = sweep.scheduler;
     const scheduler: TrialScheduler | undefined =
-      s.kind === 'asha' ? new AshaScheduler({ mode, minResource: Math.min(s.minEpochs, maxEpochs), maxResource: maxEpochs, reductionFactor: s.reductionFactor })
+      s.kind === 'asha' && s.mode === 'promote' ? undefined
+        : s.kind === 'asha' ? new AshaScheduler({ mode, minResource: Math.min(s.minEpochs, maxEpochs), maxResource: maxEpochs, reductionFactor: s.reductionFactor })
         : s.kind === 'median' ? new MedianStoppingScheduler({ mode, gracePeriod: s.gracePeriod, minTrials: s.minTrials })
           : undefined;
     const settings: SweepSettings = { metric: sweep.metric, maxEpochs, scheduler: s, ...(sweep.targetMetric !== undefined ? { targetMetric: sweep.targetMetric } : {}) };
@@ -191,6 +195,12 @@ export class SweepBook {
       if (trial.status === 'running' && !training.has(trial.number)) out.push(this.launchOf(trial));
     }
     while (free() > 0) {
+      const promoted = this.promotable(training.size + out.length === 0);
+      if (promoted === undefined) break;
+      promoted.status = 'running';
+      out.push(this.launchOf(promoted));
+    }
+    while (free() > 0) {
       const trial = this.newTrial();
       if (trial === undefined) break;
       out.push(this.launchOf(trial));
@@ -202,7 +212,7 @@ export class SweepBook {
   hasWork(training: ReadonlySet<number>): boolean {
     if (this.state.stopReason !== undefined) return false;
     if (this.state.trials.some((t) => t.status === 'running' && !training.has(t.number))) return true;
-    return this.canStartTrial();
+    return this.canStartTrial() || this.promotable(training.size === 0) !== undefined;
   }
 
   /** Records a finished rung and returns the trial's status after the scheduler's decision. */
@@ -242,6 +252,8 @@ export class SweepBook {
     } else if (trial.epochs < outcome.requestedEpoch) {
       status = 'completed';
       detail = `early stopping ended training at epoch ${trial.epochs} of ${outcome.requestedEpoch} asked`;
+    } else if (this.promoteMode()) {
+      trial.status = 'paused';
     }
     if (status !== 'running') this.finish(trial, status, detail);
     this.checkTarget(trial);
@@ -261,9 +273,18 @@ export class SweepBook {
     this.state.queue = [];
   }
 
-  /** Marks trials that will train no more as 'stopped' (a stopped sweep at its end). */
+  /**
+   * At the sweep's end: trials that would have trained on are 'stopped'; trials paused at a rung
+   * and never promoted are 'pruned' (or 'stopped' when the sweep was stopped).
+   */
   closeRunning(): void {
-    for (const trial of this.state.trials) if (trial.status === 'running') this.finish(trial, 'stopped', this.state.stopReason ?? 'the sweep ended');
+    for (const trial of this.state.trials) {
+      if (trial.status === 'running') this.finish(trial, 'stopped', this.state.stopReason ?? 'the sweep ended');
+      else if (trial.status === 'paused') {
+        if (this.state.stopReason !== undefined) this.finish(trial, 'stopped', this.state.stopReason);
+        else this.finish(trial, 'pruned', this.rungStanding(trial));
+      }
+    }
   }
 
   extendBudget(n: unknown): void {
@@ -312,7 +333,7 @@ export class SweepBook {
   }
 
   counts(): Record<TrialStatus, number> & { total: number } {
-    const out = { running: 0, completed: 0, pruned: 0, failed: 0, stopped: 0, total: this.state.trials.length };
+    const out = { running: 0, paused: 0, completed: 0, pruned: 0, failed: 0, stopped: 0, total: this.state.trials.length };
     for (const t of this.state.trials) out[t.status]++;
     return out;
   }
@@ -325,6 +346,67 @@ export class SweepBook {
     const trial = this.state.trials.find((t) => t.number === n);
     if (trial === undefined) throw new RangeError(`no trial ${n} in this sweep (trials 0-${this.state.trials.length - 1})`);
     return trial;
+  }
+
+  private promoteMode(): boolean {
+    const s = this.state.settings.scheduler;
+    return s.kind === 'asha' && s.mode === 'promote';
+  }
+
+  /** ASHA's rungs below the maximum: minEpochs, minEpochs x eta, ... */
+  private milestones(): number[] {
+    const out: number[] = [];
+    for (let e = this.nextTarget(0); e < this.state.settings.maxEpochs; e = this.nextTarget(e)) out.push(e);
+    return out;
+  }
+
+  /** Trials with a result at rung `epoch`, best first (ties and missing values: lower number first). */
+  private rankedAt(epoch: number): { trial: TrialRecord; value: number }[] {
+    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
+    const rows: { trial: TrialRecord; value: number }[] = [];
+    for (const trial of this.state.trials) {
+      const rung = trial.rungs.find(([e]) => e === epoch);
+      if (rung !== undefined) rows.push({ trial, value: rung[1] });
+    }
+    return rows.sort((a, b) => {
+      const fa = Number.isFinite(a.value);
+      const fb = Number.isFinite(b.value);
+      if (!fa || !fb) return fa === fb ? a.trial.number - b.trial.number : fa ? -1 : 1;
+      return sign * (a.value - b.value) || a.trial.number - b.trial.number;
+    });
+  }
+
+  /**
+   * The paused trial to promote next (higher rungs first), if any: one in the top
+   * floor(n / eta) of the n results at its rung. `final` (nothing trains and no trial can start):
+   * the rung's best paused trial also goes on when no trial of that rung has been promoted yet.
+   */
+  private promotable(final: boolean): TrialRecord | undefined {
+    const s = this.state.settings.scheduler;
+    if (s.kind !== 'asha' || s.mode !== 'promote' || this.state.stopReason !== undefined) return undefined;
+    const last = final && !this.canStartTrial();
+    // The ordinary rule first, at every rung; the last resort only when it promotes nothing.
+    for (const relaxed of last ? [false, true] : [false]) {
+      for (const epoch of this.milestones().reverse()) {
+        const ranked = this.rankedAt(epoch);
+        const waiting = (t: TrialRecord) => t.status === 'paused' && t.epochs === epoch;
+        if (!ranked.some((r) => waiting(r.trial))) continue;
+        let top = Math.floor(ranked.length / s.reductionFactor);
+        if (relaxed && top === 0) top = 1;
+        const pick = ranked.slice(0, top).find((r) => waiting(r.trial) && Number.isFinite(r.value));
+        if (pick !== undefined) return pick.trial;
+      }
+    }
+    return undefined;
+  }
+
+  /** Why a paused trial was never promoted: its place at its rung. */
+  private rungStanding(trial: TrialRecord): string {
+    const s = this.state.settings.scheduler;
+    const eta = s.kind === 'asha' ? s.reductionFactor : 1;
+    const ranked = this.rankedAt(trial.epochs);
+    const place = ranked.findIndex((r) => r.trial === trial) + 1;
+    return `not promoted from rung ${trial.epochs}: ${ordinal(place)} of ${ranked.length} there, where the top ${Math.max(1, Math.floor(ranked.length / eta))} go on (1/${eta})`;
   }
 
   private launchOf(trial: TrialRecord): Launch {
@@ -402,6 +484,11 @@ export function trainResultOf(trial: TrialRecord): TrainResult {
     engine: trial.engine ?? 'unknown',
     backend: trial.backend ?? 'unknown',
   };
+}
+
+function ordinal(n: number): string {
+  const tail = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${tail}`;
 }
 
 function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial<Pick<T, K>> {

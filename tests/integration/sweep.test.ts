@@ -129,6 +129,21 @@ describe('sweepWorkflow', () => {
     for (const row of result.leaderboard) expect(['completed', 'pruned']).toContain(row.status);
   }, 150_000);
 
+  it('ASHA in promote mode: trials pause at rungs, only promoted ones train on, none is left paused, every epoch trained once', async () => {
+    const config = tinySweepConfig({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2, mode: 'promote' }, trials: 4, concurrency: 2 }, { epochs: 2 });
+    const result = await env.client.workflow.execute(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'promote', args: [{ sweepId: 'promote', storeUri, config, dataset }] });
+
+    expect(result.counts).toMatchObject({ total: 4, paused: 0, running: 0, failed: 0 });
+    // 4 results at rung 1 in the end: the top 2 were promoted to 2 epochs (training.epochs), as
+    // was any trial in the top half of the results there when it was promoted; the rest end pruned.
+    expect(result.leaderboard.filter((r) => r.epochs === 2).length).toBeGreaterThanOrEqual(2);
+    for (const row of result.leaderboard) {
+      if (row.epochs === 2) expect(row.status).toBe('completed');
+      else expect(row).toMatchObject({ epochs: 1, status: 'pruned', detail: expect.stringMatching(/^not promoted from rung 1: (3rd|4th) of 4/) });
+    }
+    expectTrainedOnce(result);
+  }, 150_000);
+
   it('trials run as local activities (sweep.trialExecution) train without a dispatched activity and reach the same results', async () => {
     const run = async (sweepId: string, trialExecution: 'activity' | 'local-activity') => {
       const base = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 2 }, { epochs: 2 });

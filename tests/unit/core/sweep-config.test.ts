@@ -23,7 +23,8 @@ describe('sweep config section', () => {
   it('defaults: TPE, ASHA (min 1 epoch, eta 3), val_accuracy, 10 trials, one at a time', () => {
     const config = parsePipelineConfig({ sweep: { space } });
     expect(config.sweep).toEqual({
-      space, sampler: 'tpe', seed: 0, gridPoints: 5, scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 3 }, metric: 'val_accuracy', trials: 10, concurrency: 1,
+      space, sampler: 'tpe', seed: 0, gridPoints: 5, scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 3, mode: 'stop' }, metric: 'val_accuracy', trials: 10, concurrency: 1,
+      trialExecution: 'activity', localRungTimeoutSeconds: 1800,
     });
     expect(parsePipelineConfig({}).sweep).toBeUndefined();
   });

@@ -80,6 +80,51 @@ describe('SweepBook', () => {
     expect(b.trials[0]).toMatchObject({ epochs: 2, epochsTrained: 2, trainingAttempts: 3 });
   });
 
+  it('ASHA in promote mode pauses trials at rungs and promotes the top 1/eta before starting new ones; the rest end pruned', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2, mode: 'promote' }, trials: 4, concurrency: 1 }, 4);
+    const next = () => b.launches(none).map((l) => [l.trialNumber, l.targetEpoch]);
+    expect(next()).toEqual([[0, 1]]);
+    expect(b.recordRung(0, rung(1, [0.5]))).toBe('paused');
+    // One result at rung 1: floor(1/2) = 0 go on, so a new trial starts.
+    expect(next()).toEqual([[1, 1]]);
+    expect(b.recordRung(1, rung(1, [0.7]))).toBe('paused');
+    expect(next()).toEqual([[1, 2]]);
+    expect(b.recordRung(1, rung(2, [0.7, 0.8], 1))).toBe('paused');
+    expect(next()).toEqual([[2, 1]]);
+    b.recordRung(2, rung(1, [0.6]));
+    expect(next()).toEqual([[3, 1]]);
+    b.recordRung(3, rung(1, [0.9]));
+    // Four results at rung 1: the top 2 are trials 3 and 1; trial 3 is waiting there.
+    expect(next()).toEqual([[3, 2]]);
+    b.recordRung(3, rung(2, [0.9, 0.95], 1));
+    expect(b.counts()).toMatchObject({ paused: 4, running: 0 });
+    expect(next()).toEqual([[3, 4]]);
+    expect(b.recordRung(3, rung(4, [0.9, 0.95, 0.96, 0.97], 2))).toBe('completed');
+    expect(next()).toEqual([]);
+    expect(b.hasWork(none)).toBe(false);
+    b.closeRunning();
+    expect(b.trials.map((t) => t.status)).toEqual(['pruned', 'pruned', 'pruned', 'completed']);
+    expect(b.trials[1]!.detail).toBe('not promoted from rung 2: 2nd of 2 there, where the top 1 go on (1/2)');
+    expect(b.trials.map((t) => t.epochsTrained)).toEqual([1, 2, 1, 4]);
+    // The state survives a continue-as-new with trials paused.
+    expect(SweepBook.restore(b.toJSON()).leaderboard()).toEqual(b.leaderboard());
+  });
+
+  it('ASHA in promote mode: once no trial can start, the best paused trial of a rung with none promoted goes on', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 3, mode: 'promote' }, trials: 2, concurrency: 2 }, 3);
+    expect(b.launches(none).map((l) => [l.trialNumber, l.targetEpoch])).toEqual([[0, 1], [1, 1]]);
+    b.recordRung(0, rung(1, [0.5]));
+    // Trial 1 still trains: its result may change the ranking, so nothing is promoted yet.
+    expect(b.launches(new Set([1]))).toEqual([]);
+    expect(b.hasWork(new Set([1]))).toBe(false);
+    b.recordRung(1, rung(1, [0.6]));
+    expect(b.launches(none).map((l) => [l.trialNumber, l.targetEpoch])).toEqual([[1, 3]]);
+    expect(b.recordRung(1, rung(3, [0.6, 0.7, 0.8], 1))).toBe('completed');
+    expect(b.hasWork(none)).toBe(false);
+    b.closeRunning();
+    expect(b.trials.map((t) => t.status)).toEqual(['pruned', 'completed']);
+  });
+
   it('enqueue runs the configuration next and adds it to the budget; a configuration outside the space is refused by name', () => {
     const b = book({ scheduler: 'none', trials: 2, concurrency: 1 });
     b.launches(none);
@@ -113,7 +158,7 @@ describe('SweepBook', () => {
     expect(() => b.extendBudget(1)).toThrow('the sweep is stopping (enough)');
     b.closeRunning();
     expect(b.trials[0]).toMatchObject({ status: 'stopped', detail: 'enough', metric: 0.5 });
-    expect(b.counts()).toEqual({ running: 0, completed: 0, pruned: 0, failed: 0, stopped: 1, total: 1 });
+    expect(b.counts()).toEqual({ running: 0, paused: 0, completed: 0, pruned: 0, failed: 0, stopped: 1, total: 1 });
   });
 
   it('a target metric stops the sweep when a trial reaches it', () => {
