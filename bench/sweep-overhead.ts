@@ -1,7 +1,8 @@
 /**
  * Orchestration overhead per sweep trial: the real sweepWorkflow on a real Temporal dev server
  * runs N trials (scheduler none, random sampler, concurrency 4) whose training is a fake that
- * sleeps ~1 s (bench/support/fake-trial-activities.ts), across 4 GPU workers in this process
+ * sleeps ~1 s (bench/support/fake-trial-activities.ts), once with rungs as activities and once
+ * as local activities (sweep.trialExecution; --execution picks one), across 4 GPU workers in this process
  * (one training at a time each) and one CPU worker hosting the sweep. Overhead per trial =
  * trial wall time (child workflow start to close, server times) minus the training's measured
  * sleep; also, from the sweep's whole wall time, wall x concurrency / trials minus the mean
@@ -18,13 +19,12 @@
  * count is printed.
  *
  *   node bin/run-ts.mjs bench/sweep-overhead.ts [--trials 500] [--train-ms 1000] [--workers 4]
- *     [--reference 500] [--history-limit 1000]
+ *     [--reference 500] [--history-limit 1000] [--execution both|activity|local-activity]
  *
- * Last measured (defaults, commit 048bfbf, 2 shared cores, load average 3.5-4.4 from other
- * work): 500 trials in 231.9 s, continue-as-new 4 times; overhead per trial mean 594.8 ms, p95
- * 1122.8 ms (child wall time minus training), 854.2 ms from the sweep's wall time: FAIL against
- * <= 50 ms. Reference (bare fan-out, trivially short training): 1465.1 ms a child. Three workflow
- * tasks per trial took 462 ms of the 595. Peak RSS 621 MiB. See README "Sweep benchmarks".
+ * Last measured (defaults: both executions; 2 cores, load average 1.5-2.4 from the bench itself):
+ * 500 trials each, continue-as-new 4 times; child wall minus training mean 236.3 ms (p95 435.8)
+ * with rungs as activities, 90.3 ms (p95 132.5) as local activities: FAIL against <= 50 ms.
+ * Reference (bare fan-out): 304.9 ms a child. See README "Sweep benchmarks".
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
