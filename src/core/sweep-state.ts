@@ -80,6 +80,12 @@ export interface SweepState {
   stopReason?: string;
   /** Steering requests that were refused, newest last (at most 20). */
   notices: string[];
+  /**
+   * The best finished trial with a model: the only finished trial whose plan and history are
+   * kept (the sweep's best comes from it); other finished trials drop them to keep the state
+   * small, since their history is in the store at historyUri.
+   */
+  bestFinished?: number;
 }
 
 /** One rung's outcome as the trial workflow returns it. */
@@ -440,6 +446,29 @@ export class SweepBook {
     if (status !== 'stopped') {
       this.sampler.tell({ trialNumber: trial.number, config: trial.config, value: status === 'failed' ? null : (trial.metric ?? null) });
       this.state.sampler = this.sampler.toJSON();
+    }
+    this.compact(trial);
+  }
+
+  /**
+   * A finished trial keeps its plan and history only while it is the best finished trial with a
+   * model; a finished trial's metric no longer changes, so one that is not the best now never
+   * becomes the sweep's best later (at the end every trial is finished).
+   */
+  private compact(finished: TrialRecord): void {
+    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
+    const eligible = (t: TrialRecord) => t.modelUri !== undefined && t.metric !== undefined && Number.isFinite(t.metric);
+    const better = (a: TrialRecord, b: TrialRecord) => (sign * (a.metric! - b.metric!) || a.number - b.number) < 0;
+    const strip = (t: TrialRecord) => {
+      delete t.plan;
+      t.history = [];
+    };
+    const current = this.state.bestFinished === undefined ? undefined : this.state.trials[this.state.bestFinished];
+    if (eligible(finished) && (current === undefined || better(finished, current))) {
+      if (current !== undefined) strip(current);
+      this.state.bestFinished = finished.number;
+    } else {
+      strip(finished);
     }
   }
 

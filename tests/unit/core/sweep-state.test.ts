@@ -125,6 +125,21 @@ describe('SweepBook', () => {
     expect(b.trials.map((t) => t.status)).toEqual(['pruned', 'completed']);
   });
 
+  it('finished trials other than the best drop their plan and history from the state; the best keeps them for phase 5', () => {
+    const b = book({ scheduler: 'none', trials: 4, concurrency: 4 }, 2);
+    b.launches(none);
+    b.recordRung(0, rung(2, [0.5, 0.6]));
+    b.recordRung(1, rung(2, [0.7, 0.8]));
+    b.recordRung(2, rung(2, [0.6, 0.7]));
+    expect(b.trials.map((t) => [t.history.length, t.plan !== undefined])).toEqual([[0, false], [2, true], [0, false], [0, false]]);
+    b.recordRung(3, rung(2, [0.8, 0.9]));
+    expect(b.trials.map((t) => t.history.length)).toEqual([0, 0, 0, 2]);
+    expect(b.best()?.number).toBe(3);
+    expect(trainResultOf(b.best()!).history.map((h) => h.epoch)).toEqual([1, 2]);
+    expect(b.best()?.plan).toEqual(PLAN);
+    expect(b.leaderboard().map((r) => r.historyUri)).toEqual(['file:///h', 'file:///h', 'file:///h', 'file:///h']);
+  });
+
   it('enqueue runs the configuration next and adds it to the budget; a configuration outside the space is refused by name', () => {
     const b = book({ scheduler: 'none', trials: 2, concurrency: 1 });
     b.launches(none);
