@@ -66,6 +66,10 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       const trainer = selectTrainingEngine !== undefined ? await selectTrainingEngine(t.engine) : engine;
       // The tfjs backend is chosen per run; the torch engine reports the device its child uses.
       const backend = trainer.name === 'tfjs' ? await initBackend(t.backend) : trainer.backend();
+      const bf16 = t.precision === 'bf16' && trainer.name === 'torch' && /cuda/i.test(backend);
+      if (t.precision === 'bf16' && !bf16) {
+        logger.warn(`training.precision bf16 needs the torch engine on a CUDA card; the ${trainer.name} engine on ${backend} trains in fp32`, { runId: input.runId });
+      }
       const resume = await findResumePoint(input);
       const attempt = ctx.info.attempt;
       // A local activity (a sweep rung with sweep.trialExecution local-activity) cannot heartbeat.
@@ -78,6 +82,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
         attempt,
         engine: trainer.name,
         backend,
+        ...(bf16 ? { precision: 'bf16' } : {}),
         checkpoint: resume?.uri,
       });
 
@@ -125,6 +130,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
             ...(t.clipNorm !== undefined ? { clipNorm: t.clipNorm } : {}),
             ...(t.earlyStopping ? { earlyStopping: t.earlyStopping } : {}),
             seed: t.seed,
+            ...(t.precision === 'bf16' ? { precision: t.precision } : {}),
             ...(stopAfterEpoch !== undefined ? { stopAfterEpoch } : {}),
             ...(t.unfreeze !== undefined && t.unfreeze.length > 0
               ? { unfreeze: t.unfreeze.map((u) => ({ afterEpochs: u.afterEpochs, layers: u.layers, learningRateScale: u.learningRateScale })) }
@@ -176,6 +182,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
         attempts: attempt,
         engine: trainer.name,
         backend,
+        ...(bf16 ? { precision: 'bf16' as const } : {}),
       };
       return result;
     },

@@ -68,7 +68,7 @@ code{background:#f4f4f4;padding:0 .25rem}
 <table><tr><th>split</th><th>images</th><th>per class</th></tr>${splitRows}</table>
 ${data ? renderDataReport(data, dataset.classes) : ''}
 <h2>2 · Model</h2><p><code>${esc(plan.architecture)}</code>, ${plan.paramsCount.toLocaleString('en-US')} parameters, width ×${plan.widthMultiplier}, dropout ${plan.dropout}.</p>
-<h2>3 · Training</h2><p>Engine <code>${esc(training.engine)}</code> on backend <code>${esc(training.backend)}</code>; ${training.epochsCompleted} epochs, best epoch ${training.bestEpoch}${training.resumedFromEpoch > 0 ? `; resumed from the epoch-${training.resumedFromEpoch} checkpoint after a failed attempt (attempt ${training.attempts})` : ''}.</p>
+<h2>3 · Training</h2><p>Engine <code>${esc(training.engine)}</code> on backend <code>${esc(training.backend)}</code>${training.precision === 'bf16' ? ' under bf16 autocast' : ''}; ${training.epochsCompleted} epochs, best epoch ${training.bestEpoch}${training.resumedFromEpoch > 0 ? `; resumed from the epoch-${training.resumedFromEpoch} checkpoint after a failed attempt (attempt ${training.attempts})` : ''}.</p>
 <table><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val loss</th><th>val accuracy</th><th>img/s</th><th>seconds</th></tr>${historyRows}</table>
 <h2>4 · Evaluation on ${evaluation.count} test images</h2>
 ${evaluationDetail ? renderEvaluationHtml(evaluationDetail) : `<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>${classRows}</table>`}

@@ -226,6 +226,11 @@ export const trainingConfigSchema = z
   .object({
     /** tfjs (default), torch (PyTorch child process), or auto: torch when PyTorch sees a CUDA card, else tfjs. A worker's --engine overrides it. */
     engine: z.enum(['tfjs', 'torch', 'auto']).default('tfjs'),
+    /**
+     * bf16: the torch engine trains and evaluates under CUDA bf16 autocast (weights and optimizer
+     * stay fp32). Where there is no CUDA card, and with tfjs, training runs in fp32 and the log says so.
+     */
+    precision: z.enum(['fp32', 'bf16']).default('fp32'),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
     epochs: z.number().int().min(1).max(1000).default(3),
     batchSize: z.number().int().min(1).max(4096).default(64),

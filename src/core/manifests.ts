@@ -142,6 +142,8 @@ export interface TrainResult {
   attempts: number;
   engine: string;
   backend: string;
+  /** Set when training ran under bf16 autocast (training.precision bf16, torch engine on CUDA). */
+  precision?: 'bf16';
 }
 
 export interface ClassMetrics {

@@ -134,6 +134,8 @@ export interface TrainSpec {
    * not by scaling gradients, which Adam would undo). See transfer.ts.
    */
   unfreeze?: UnfreezeStep[];
+  /** 'bf16': autocast on engines and devices that have it (the torch engine on CUDA); fp32 elsewhere. */
+  precision?: 'fp32' | 'bf16';
 }
 
 /** A model with weights, as one self-describing byte buffer (topology + weight specs + data). */

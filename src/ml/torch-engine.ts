@@ -131,7 +131,8 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
           spec: request.spec,
           train: await writeSource(dir, 'train', request.train),
           progressEvery: options.progressEvery ?? 20,
-          ...(options.precision !== undefined ? { precision: options.precision } : {}),
+          // The run's training.precision, else this engine's setting.
+          ...(trainPrecision(request.spec.precision, options.precision) !== undefined ? { precision: trainPrecision(request.spec.precision, options.precision) } : {}),
           ...(options.threads !== undefined ? { threads: options.threads } : {}),
         };
         if (request.val !== undefined) body.val = await writeSource(dir, 'val', request.val);
@@ -234,4 +235,10 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
       return child.stop();
     },
   };
+}
+
+/** bf16 when the run or the engine asks for it; the child applies it on CUDA only. */
+function trainPrecision(run: 'fp32' | 'bf16' | undefined, engine: 'bf16' | undefined): 'bf16' | undefined {
+  if (run === 'fp32') return undefined;
+  return run ?? engine;
 }

@@ -104,6 +104,12 @@ describe.each(ENGINES)('engine contract: $name', ({ engine, skip }) => {
     expect(worst).toBeLessThan(1e-4);
   });
 
+  it.skipIf(skip !== undefined)('precision bf16 trains in fp32 where the engine or device has no bf16 autocast (the CPU): the same model as fp32', async () => {
+    const fp32 = await engine.train(request({ val: undefined, spec: { ...SPEC, epochs: 1 } }));
+    const bf16 = await engine.train(request({ val: undefined, spec: { ...SPEC, epochs: 1, precision: 'bf16' } }));
+    expect(bf16.history.map((h) => h.loss)).toEqual(fp32.history.map((h) => h.loss));
+  });
+
   it.skipIf(skip !== undefined)('an aborted run stops with an AbortError carrying the reason', async () => {
     const controller = new AbortController();
     const error = await engine.train(request({
