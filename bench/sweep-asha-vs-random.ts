@@ -13,12 +13,9 @@
  *     [--trials 12] [--seeds 1[,2,...]] [--target 0.95] [--concurrency 1] [--min-epochs 1] [--eta 3]
  *     [--asha-mode promote|stop]
  *
- * Last measured (defaults with --seeds 1,2, commit 048bfbf, 2 shared cores, load average
- * 3.6-6.0 from other work, ~14 s an epoch): seed 1, ASHA reached 0.9615 with trial 2 at its
- * 9-epoch rung after 381.4 s (trials 0 and 1 stalled near 10 % but, each first at every rung,
- * were not pruned); the random arm was stopped by the 590 s limit while training the same trial
- * 2 after the same two trials, so its time would be about the same: ~1x, FAIL against 3x.
- * Seed 2 not reached. See README "Sweep benchmarks".
+ * Last measured (defaults with --seeds 1,2,3, ASHA in promote mode, 2 cores, load average ~2 from
+ * the bench itself, ~5 s an epoch): random / ASHA time to target 0.84x (seed 1), 7.97x (seed 2),
+ * 4.25x (seed 3); summed over seeds 1.94x: FAIL against 3x. See README "Sweep benchmarks".
  */
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/activities/logger.js';
