@@ -90,11 +90,12 @@ sweep
   });
 sweep
   .command('stop')
-  .description('no new trials; running rungs finish, then the sweep ends with its leaderboard')
+  .description('no new trials; running rungs finish (or, with --now, are cancelled), then the sweep ends with its leaderboard')
   .argument('<sweepId>')
   .argument('[reason]')
-  .action(async (id: string, reason: string | undefined) => {
-    process.exitCode = await sweepSignalCommand(id, 'stop', reason);
+  .option('--now', 'cancel the rungs training now: their trainings end at the next heartbeat, finished epochs keep their checkpoints')
+  .action(async (id: string, reason: string | undefined, opts: { now?: boolean }) => {
+    process.exitCode = await sweepSignalCommand(id, opts.now === true ? 'stopNow' : 'stop', reason);
   });
 sweep
   .command('extend')

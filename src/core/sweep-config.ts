@@ -143,5 +143,11 @@ function trialProblem(config: TrialSections, name: string, value: ParamValue, sc
   const section = name.startsWith('model.') ? 'model' : 'training';
   const result = schemas[section].safeParse(trial[section]);
   if (result.success) return undefined;
-  return result.error.issues.map((i) => `${[section, ...i.path].join('.')}: ${i.message}`).join('; ');
+  // Only what the value itself breaks: a problem elsewhere in the section is reported at its own field.
+  const own = result.error.issues.filter((i) => {
+    const at = [section, ...i.path].join('.');
+    return at === name || at.startsWith(`${name}.`) || name.startsWith(`${at}.`);
+  });
+  if (own.length === 0) return undefined;
+  return own.map((i) => `${[section, ...i.path].join('.')}: ${i.message}`).join('; ');
 }

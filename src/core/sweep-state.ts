@@ -273,6 +273,13 @@ export class SweepBook {
     if (trial.status === 'running') this.finish(trial, 'failed', message);
   }
 
+  /** A rung cancelled by the sweep's stopNow: the trial ends stopped, keeping its last finished rung. */
+  recordCancelled(trialNumber: number): void {
+    const trial = this.trial(trialNumber);
+    trial.rungRequests++;
+    if (trial.status === 'running') this.finish(trial, 'stopped', `rung cancelled: ${this.state.stopReason ?? 'the sweep was stopped'}`);
+  }
+
   /** No new trials or rungs from now on; running rungs finish, then their trials count as stopped. */
   stop(reason: string): void {
     this.state.stopReason ??= reason;

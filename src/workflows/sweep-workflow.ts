@@ -10,12 +10,13 @@
  * continue-as-new, so none can be orphaned or started twice.
  *
  * Steering: `stop` (graceful: no new trials or rungs; running rungs finish, then their trials
- * count as stopped), `extendBudget(n)`, `setConcurrency(n)`, `enqueue(config)` (checked against
+ * count as stopped), `stopNow` (no new trials or rungs, and running rungs are cancelled: their
+ * trainings end at the next heartbeat, keeping the checkpoints of finished epochs), `extendBudget(n)`, `setConcurrency(n)`, `enqueue(config)` (checked against
  * the space; runs before sampled trials, in addition to the budget). Refused requests are listed
  * in `status().notices`, since a signal cannot answer its sender.
  */
 import {
-  ApplicationFailure, condition, continueAsNew, defineQuery, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure, CancellationScope, condition, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities/sweep-activities.js';
 import type { PipelineConfig } from '../core/config.js';
@@ -79,6 +80,8 @@ export interface SweepResult {
 }
 
 export const stopSweepSignal = defineSignal<[reason?: string]>('stop');
+/** Stop, and cancel the rungs training now (their trials end as stopped, with their last finished rung). */
+export const stopSweepNowSignal = defineSignal<[reason?: string]>('stopNow');
 export const extendBudgetSignal = defineSignal<[n: number]>('extendBudget');
 export const setConcurrencySignal = defineSignal<[n: number]>('setConcurrency');
 export const enqueueTrialSignal = defineSignal<[config: Record<string, ParamValue>]>('enqueue');
@@ -112,6 +115,11 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     changed = true;
   };
   setHandler(stopSweepSignal, (reason) => steer('stop', () => book.stop(reason ?? 'stopped by request')));
+  const rungScopes = new Map<number, CancellationScope>();
+  setHandler(stopSweepNowSignal, (reason) => steer('stopNow', () => {
+    book.stop(reason ?? 'stopped by request, running rungs cancelled');
+    for (const scope of rungScopes.values()) scope.cancel();
+  }));
   setHandler(extendBudgetSignal, (n) => steer('extendBudget', () => book.extendBudget(n)));
   setHandler(setConcurrencySignal, (n) => steer('setConcurrency', () => book.setConcurrency(n)));
   setHandler(enqueueTrialSignal, (trial) => steer('enqueue', () => book.enqueue(trial)));
@@ -128,7 +136,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const startRung = (launch: Launch): void => {
     const trialConfig = applyTrialConfig({ model: config.model, training: config.training }, launch.config);
     training.add(launch.trialNumber);
-    const rung = executeChild(trialWorkflow, {
+    const scope = new CancellationScope();
+    rungScopes.set(launch.trialNumber, scope);
+    const rung = scope.run(() => executeChild(trialWorkflow, {
       taskQueue: GPU_QUEUE,
       workflowId: trialRungWorkflowId(sweepId, launch.trialNumber, launch.targetEpoch),
       args: [{
@@ -136,11 +146,15 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         model: trialConfig.model, training: trialConfig.training, stopAfterEpoch: launch.targetEpoch, ...(launch.plan ? { plan: launch.plan } : {}),
         ...(sweep.trialExecution === 'local-activity' ? { execution: sweep.trialExecution, localTimeoutSeconds: sweep.localRungTimeoutSeconds } : {}),
       }],
-    });
+    }));
     rung
       .then((outcome) => book.recordRung(launch.trialNumber, outcome))
-      .catch((err: unknown) => book.recordFailure(launch.trialNumber, failureText(err)))
+      .catch((err: unknown) => {
+        if (scope.consideredCancelled && isCancellation(err)) book.recordCancelled(launch.trialNumber);
+        else book.recordFailure(launch.trialNumber, failureText(err));
+      })
       .finally(() => {
+        rungScopes.delete(launch.trialNumber);
         training.delete(launch.trialNumber);
         changed = true;
       });

@@ -12,7 +12,7 @@ import { createWorkers, workflowBundle } from '../../src/workers/create-workers.
 import { datasetWorkflow, trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
 import { trialRungWorkflowId } from '../../src/workflows/trial-workflow.js';
 import {
-  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
+  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../src/workflows/sweep-workflow.js';
 import { waitFor } from './support/cli-process.js';
 import { tinySweepConfig } from './support/sweep-config.js';
@@ -110,6 +110,23 @@ describe('sweepWorkflow', () => {
     // Enqueued configurations run before sampled ones not yet started.
     expect(enqueued[0]!.trial).toBeLessThanOrEqual(1);
     expectTrainedOnce(result);
+  }, 150_000);
+
+  it('stopNow cancels the rungs training now: their trials end stopped and the rung workflows cancelled', async () => {
+    // 400 epochs would take minutes; a 5 s heartbeat timeout delivers the cancellation within ~4 s.
+    const config = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 2 }, { epochs: 400, heartbeatTimeoutSeconds: 5 });
+    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'stop-now', args: [{ sweepId: 'stop-now', storeUri, config, dataset }] });
+    await waitFor('two rungs training', async () => ((await handle.query(sweepStatusQuery)).training.length === 2 ? true : undefined), 60_000, 100);
+    await handle.signal(stopSweepNowSignal, 'enough');
+    const result = await handle.result();
+
+    expect(result.stopReason).toBe('enough');
+    expect(result.counts).toMatchObject({ total: 2, stopped: 2, failed: 0, completed: 0 });
+    for (const row of result.leaderboard) expect(row).toMatchObject({ status: 'stopped', detail: 'rung cancelled: enough', epochs: 0 });
+    for (const trial of [0, 1]) {
+      const rung = await env.client.workflow.getHandle(trialRungWorkflowId('stop-now', trial, 400)).describe();
+      expect(rung.status.name).toBe('CANCELLED');
+    }
   }, 150_000);
 
   it('a forced continue-as-new carries every trial, the sampler and the scheduler', async () => {

@@ -7,7 +7,7 @@ import type { LeaderboardRow } from '../../core/sweep-state.js';
 import { CPU_QUEUE } from '../../core/task-queues.js';
 import { openStore } from '../../storage/open-store.js';
 import {
-  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
+  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../workflows/sweep-workflow.js';
 import { describeFailure } from '../failure-text.js';
 import { driveWorkflow } from '../drive-workflow.js';
@@ -154,9 +154,10 @@ export function sweepLeaderboardCommand(sweepId: string, options: { json?: boole
 }
 
 /** The steering commands: each sends one signal to a running sweep. */
-export function sweepSignalCommand(sweepId: string, action: 'stop' | 'extend' | 'concurrency' | 'enqueue', value?: string): Promise<number> {
+export function sweepSignalCommand(sweepId: string, action: 'stop' | 'stopNow' | 'extend' | 'concurrency' | 'enqueue', value?: string): Promise<number> {
   let send: (handle: SweepHandle) => Promise<void>;
   if (action === 'stop') send = (h) => h.signal(stopSweepSignal, value ?? 'stopped from the command line');
+  else if (action === 'stopNow') send = (h) => h.signal(stopSweepNowSignal, value ?? 'stopped from the command line, running rungs cancelled');
   else if (action === 'enqueue') {
     let config: unknown;
     try {

@@ -62,6 +62,10 @@ describe('sweep config section', () => {
       .toContain('needs training.loss.kind cross-entropy, but the config\'s loss is focal');
     expect(messageOf(() => parsePipelineConfig({ sweep: { space, trials: 0 } }))).toContain('sweep.trials');
     expect(messageOf(() => parsePipelineConfig({ sweep: { space, targetMetric: 97 } }))).toContain('sweep.targetMetric: val_accuracy targets lie in (0, 1], got 97');
+    // A bad field elsewhere in the section is reported once, at that field, not against every sweep range.
+    const elsewhere = messageOf(() => parsePipelineConfig({ training: { heartbeatTimeoutSeconds: 2 }, sweep: { space } }));
+    expect(elsewhere).toContain('training.heartbeatTimeoutSeconds: Number must be greater than or equal to 5 (got 2)');
+    expect(elsewhere).not.toContain('sweep.space');
   });
 });
 

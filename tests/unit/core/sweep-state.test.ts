@@ -140,6 +140,16 @@ describe('SweepBook', () => {
     expect(b.leaderboard().map((r) => r.historyUri)).toEqual(['file:///h', 'file:///h', 'file:///h', 'file:///h']);
   });
 
+  it('a rung cancelled by stopNow ends its trial stopped with its last finished rung', () => {
+    const b = book({ scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 2 }, trials: 1 }, 4);
+    b.launches(none);
+    b.recordRung(0, rung(1, [0.8]));
+    b.stop('enough');
+    b.recordCancelled(0);
+    expect(b.trials[0]).toMatchObject({ status: 'stopped', epochs: 1, metric: 0.8, rungRequests: 2, detail: 'rung cancelled: enough' });
+    expect(b.hasWork(none)).toBe(false);
+  });
+
   it('enqueue runs the configuration next and adds it to the budget; a configuration outside the space is refused by name', () => {
     const b = book({ scheduler: 'none', trials: 2, concurrency: 1 });
     b.launches(none);
