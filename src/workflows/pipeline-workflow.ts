@@ -1,4 +1,4 @@
-import { ApplicationFailure, defineQuery, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defineSignal, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
 import type {
   DatasetManifest, EpochProgressEvent, ModelPlan, PipelineInput, PipelinePhase, PipelineProgress, PipelineResult, SweepSummary, TrainResult,
@@ -7,10 +7,9 @@ import { trainResultOf } from '../core/sweep-state.js';
 import { CPU_QUEUE } from '../core/task-queues.js';
 import { sweepWorkflow } from './sweep-workflow.js';
 import { BENCHMARK_ACTIVITY, CPU_ACTIVITY, trainingActivity } from './activity-options.js';
-import { prepareData, type DatasetWorkflowInput } from './prepare-data.js';
+import { prepareData, progressQuery, type DatasetWorkflowInput } from './prepare-data.js';
 
-/** Current phase, epoch and latest metrics. */
-export const progressQuery = defineQuery<PipelineProgress>('progress');
+export { progressQuery };
 /** Sent by the training activity after each finished epoch. */
 export const epochProgressSignal = defineSignal<[EpochProgressEvent]>('epochProgress');
 

@@ -3,11 +3,14 @@
  * arbitration when annotators disagree too often, decode in chunks (a crash resumes after the
  * last finished chunk), clean, write the split shards, then the manifest.
  */
-import { ActivityFailure, ApplicationFailure, condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, condition, defineQuery, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { ChunkSummary, DataActivities } from '../activities/types.js';
 import type { DatasetConfig } from '../core/config.js';
 import type { ArbitrationRequest, DatasetManifest, LabelPlan, PipelineProgress } from '../core/manifests.js';
 import { DATA_ACTIVITY } from './activity-options.js';
+
+/** Current phase, epoch and latest metrics (a pipeline's, or phase 1's in a dataset workflow or a sweep). */
+export const progressQuery = defineQuery<PipelineProgress>('progress');
 
 /** Resolves a paused label QA: a filled-in arbitration file, a third annotator, or a rule. */
 export const arbitrationSignal = defineSignal<[ArbitrationRequest]>('arbitration');

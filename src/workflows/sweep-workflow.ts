@@ -26,7 +26,7 @@ import { applyTrialConfig } from '../core/sweep-space.js';
 import { checkSweepId, SweepBook, type Launch, type LeaderboardRow, type SweepState, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
 import { GPU_QUEUE } from '../core/task-queues.js';
 import { CPU_ACTIVITY } from './activity-options.js';
-import { prepareData } from './prepare-data.js';
+import { prepareData, progressQuery } from './prepare-data.js';
 import { trialRunId, trialRungWorkflowId, trialWorkflow } from './trial-workflow.js';
 
 export interface SweepInput {
@@ -130,7 +130,16 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     notices: [...book.notices], continued, historyLength: workflowInfo().historyLength,
   }));
 
-  const dataset = input.dataset ?? (await prepareData({ runId: sweepId, storeUri, dataset: config.dataset, progress: preparingProgress(sweepId) }));
+  // Phase 1 answers the `progress` query as a pipeline's does, so `arbitrate <sweepId>` settles a paused label QA.
+  const progress = preparingProgress(sweepId);
+  setHandler(progressQuery, () => progress);
+  const dataset = input.dataset ?? (await prepareData({
+    runId: sweepId, storeUri, dataset: config.dataset, progress,
+    onArbitration: (waiting) => {
+      progress.phase = waiting ? 'arbitration' : 'prepare';
+    },
+  }));
+  progress.phase = 'done';
   phase = 'running';
 
   const startRung = (launch: Launch): void => {

@@ -22,6 +22,7 @@ import { openStore } from '../../src/storage/open-store.js';
 import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
 import { arbitrationSignal } from '../../src/workflows/prepare-data.js';
 import { datasetWorkflow, progressQuery } from '../../src/workflows/pipeline-workflow.js';
+import { stopSweepSignal, sweepStatusQuery, sweepWorkflow } from '../../src/workflows/sweep-workflow.js';
 import { badImages } from '../support/bad-images.js';
 import { testS3StoreUri } from './support/s3.js';
 import { startTemporal, withWorkers } from './support/temporal.js';
@@ -244,6 +245,32 @@ describe('phase 1 on real data', () => {
       const all = [manifest.splits.train, manifest.splits.val, manifest.splits.test];
       const perClass = all.reduce((acc, s) => acc.map((v, i) => v + (s.perClass[i] ?? 0)), [0, 0]);
       expect(perClass).toEqual([50, 50]);
+    });
+  });
+
+  it('a sweep preparing its own data pauses the same way: its progress query shows the wait, and the arbitration signal settles it', async () => {
+    const dataset = await doubleAnnotated('qa8-sweep', 8);
+    const sweepId = 'phase1-qa8-sweep';
+    const base = parsePipelineConfig({ sweep: { space: { 'training.learningRate': { type: 'log-uniform', low: 1e-4, high: 1e-2 } }, trials: 1 } });
+    await withDataWorkers(async () => {
+      const handle = await env.client.workflow.start(sweepWorkflow, {
+        taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri: `file://${dir}/store-qa8-sweep`, config: { ...base, dataset } }],
+      });
+      let progress: PipelineProgress | undefined;
+      for (let i = 0; i < 120; i++) {
+        progress = await handle.query(progressQuery);
+        if (progress.arbitration?.status === 'waiting') break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(progress).toMatchObject({ phase: 'arbitration', arbitration: { status: 'waiting', conflicted: 8, multiplyAnnotated: 100 } });
+      expect((await handle.query(sweepStatusQuery)).phase).toBe('preparing');
+      // Stopped before any trial starts, so no GPU worker is needed to finish it.
+      await handle.signal(stopSweepSignal, 'data only');
+      await handle.signal(arbitrationSignal, { decision: 'drop' });
+      const result = await handle.result();
+      expect(result.counts.total).toBe(0);
+      expect((await quarantineList(result.dataset)).report.labelQa.resolution).toBe('rule:drop');
+      expect((await handle.query(progressQuery)).phase).toBe('done');
     });
   });
 
