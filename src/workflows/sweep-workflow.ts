@@ -63,6 +63,8 @@ export interface SweepStatus {
   /** Continue-as-new count, and this run's history length. */
   continued: number;
   historyLength: number;
+  /** Phase 1's label QA arbitration, while or after the sweep's own data preparation waited for it. */
+  arbitration?: PipelineProgress['arbitration'];
 }
 
 export interface SweepResult {
@@ -106,6 +108,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   let phase: SweepStatus['phase'] = 'preparing';
   let changed = false;
 
+  // Phase 1 answers the `progress` query as a pipeline's does, so `arbitrate <sweepId>` settles a paused label QA.
+  const progress = preparingProgress(sweepId);
+  setHandler(progressQuery, () => progress);
   const steer = (what: string, apply: () => void) => {
     try {
       apply();
@@ -128,11 +133,9 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
     sweepId, metric: sweep.metric, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
     queued: book.queued, ...(bestRow(book) ? { best: bestRow(book) } : {}), ...(book.stopReason ? { stopReason: book.stopReason } : {}),
     notices: [...book.notices], continued, historyLength: workflowInfo().historyLength,
+    ...(progress.arbitration ? { arbitration: { ...progress.arbitration } } : {}),
   }));
 
-  // Phase 1 answers the `progress` query as a pipeline's does, so `arbitrate <sweepId>` settles a paused label QA.
-  const progress = preparingProgress(sweepId);
-  setHandler(progressQuery, () => progress);
   const dataset = input.dataset ?? (await prepareData({
     runId: sweepId, storeUri, dataset: config.dataset, progress,
     onArbitration: (waiting) => {

@@ -263,7 +263,7 @@ describe('phase 1 on real data', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(progress).toMatchObject({ phase: 'arbitration', arbitration: { status: 'waiting', conflicted: 8, multiplyAnnotated: 100 } });
-      expect((await handle.query(sweepStatusQuery)).phase).toBe('preparing');
+      expect(await handle.query(sweepStatusQuery)).toMatchObject({ phase: 'preparing', arbitration: { status: 'waiting', conflicted: 8 } });
       // Stopped before any trial starts, so no GPU worker is needed to finish it.
       await handle.signal(stopSweepSignal, 'data only');
       await handle.signal(arbitrationSignal, { decision: 'drop' });
