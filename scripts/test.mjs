@@ -26,6 +26,10 @@ if (failed) process.exit(failed);
 if (step('PyTorch for the torch engine (scripts/install-torch.mjs)', process.execPath, ['scripts/install-torch.mjs'])) {
   process.stderr.write('PyTorch could not be installed: the torch engine tests will be skipped\n');
 }
+// HEIC decoding needs libheif's heif-convert (Debian libheif-examples, unpacked into .tools/heif).
+if (step('libheif tools for HEIC photos (scripts/install-heif.mjs)', process.execPath, ['scripts/install-heif.mjs'])) {
+  process.stderr.write('the libheif tools could not be installed: the HEIC tests will be skipped\n');
+}
 failed += step('typecheck', bin('tsc'), ['--noEmit']) ? 1 : 0;
 failed += step('lint', bin('eslint'), ['.']) ? 1 : 0;
 

@@ -21,6 +21,7 @@ import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
 import { inspectTiff } from './tiff-info.js';
+import { HeifConvertError, heifToPng } from './heif-convert.js';
 import { decodePng, FastPathDeclined, fastPngEligible, PngDataError, pngShrinkEligible, SHRINK_PNG_REUSE_PIXELS } from './png-fast-decode.js';
 import { resizeBilinear } from './decode-resize.js';
 import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
@@ -236,7 +237,7 @@ function jpegSource(info: JpegInfo): SourceImageInfo {
 const DEPTH_BITS: Record<string, number> = { uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64, complex: 64, dpcomplex: 128 };
 
 /** Header facts of a WebP/GIF/TIFF/AVIF/HEIF file, read by sharp without decoding pixels. */
-async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array): Promise<{ source: SourceImageInfo; srgbProfile: boolean }> {
+async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array): Promise<{ source: SourceImageInfo; srgbProfile: boolean; compression?: string }> {
   let meta: sharp.Metadata;
   try {
     // The pixel limit is checked below with a better message; metadata reads only the header.
@@ -256,7 +257,7 @@ async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array):
     hasAlpha: meta.hasAlpha ?? false,
   };
   if (meta.orientation !== undefined) source.orientation = meta.orientation;
-  return { source, srgbProfile: meta.icc !== undefined && isSrgbProfile(meta.icc) };
+  return { source, srgbProfile: meta.icc !== undefined && isSrgbProfile(meta.icc), ...(meta.compression !== undefined ? { compression: meta.compression } : {}) };
 }
 
 /**
@@ -711,11 +712,28 @@ export function startDecode(bytes: Uint8Array, r: ResolvedDecodeOptions, out?: U
 async function finishWithSharp(r: Resolved, step: Extract<SyncStep, { done: false }>, bytes: Uint8Array, dest: Destination): Promise<DecodedImage> {
   let { source, srgbProfile = false } = step;
   if (!source) {
-    ({ source, srgbProfile } = await sharpSource(r, step.format, bytes));
+    let compression: string | undefined;
+    ({ source, srgbProfile, compression } = await sharpSource(r, step.format, bytes));
     checkSize(r, source.width, source.height);
+    // HEIC: sharp's libvips has no HEVC decoder, so libheif's heif-convert makes a PNG of it.
+    if (step.format === 'heif' && compression === 'hevc') return decodeHevcHeif(r, bytes, source, dest);
   }
   const pixels = await decodeWithSharp(r, step.format, bytes, source, srgbProfile, dest);
   return { pixels: imageView(r, pixels, dest.out, dest.offset), source };
+}
+
+async function decodeHevcHeif(r: Resolved, bytes: Uint8Array, source: SourceImageInfo, dest: Destination): Promise<DecodedImage> {
+  let png: Uint8Array;
+  try {
+    png = await heifToPng(bytes);
+  } catch (err) {
+    if (err instanceof HeifConvertError) throw new ImageDecodeError(r.key, err.missing ? 'unsupported-format' : 'corrupt', err.message);
+    throw err;
+  }
+  const decoded = await startDecode(png, r, dest.out, dest.offset);
+  // heif-convert applied the HEIF's own rotation and mirroring; no orientation is left to apply.
+  const { orientation: _applied, ...oriented } = source;
+  return { pixels: decoded.pixels, source: oriented };
 }
 
 /** `startDecode` as a promise: `decodeImage` with resolved options and an optional destination. */

@@ -47,7 +47,7 @@ export interface ImageFolderListing {
 }
 
 /** Extensions sharp decodes; anything else in a class folder (notes, CSVs) is not an image. */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif'];
+export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif', '.hif'];
 
 /** PNG deflate level, pinned so re-runs produce identical bytes and skip every file. */
 const PNG_LEVEL = 3;

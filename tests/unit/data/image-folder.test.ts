@@ -86,7 +86,7 @@ describe('materialiseImageFolder + listImageFolder', () => {
 
 describe('image-folder helpers', () => {
   it('recognises image names by extension in any case, hidden segments, and sorts by code point', () => {
-    expect(['a.PNG', 'b.jpeg', 'c.tiff', 'd.avif'].every(isImage)).toBe(true);
+    expect(['a.PNG', 'b.jpeg', 'c.tiff', 'd.avif', 'e.HEIC', 'f.heif'].every(isImage)).toBe(true);
     expect(['notes.txt', '.png', 'png', 'archive.png.zip'].some(isImage)).toBe(false);
     expect(isHidden(['cat', '.DS_Store'])).toBe(true);
     expect(isHidden(['.cache', 'x.png'])).toBe(true);
