@@ -3,7 +3,7 @@ import type { DataReport, EvalReport, ModelPlan } from '../core/manifests.js';
 import { evaluationConfigSchema } from '../core/config.js';
 import { readShards } from '../data/shards.js';
 import { initBackend } from '../ml/backend.js';
-import type { BackboneSpec, ModelSpec, TrainingEngine } from '../ml/engine.js';
+import type { BackboneSpec, ImageBatchSource, ModelSpec, TrainingEngine } from '../ml/engine.js';
 import { buildTransferModel, readLocalFile } from '../ml/transfer.js';
 import type { Logger } from './logger.js';
 import { createDataActivities } from './phase1/index.js';
@@ -16,6 +16,9 @@ import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { CpuActivities, SelectModelInput } from './types.js';
 import { EVALUATION_FORMAT, evaluateSavedPredictions, resolvedOptions, summariseEvaluation, type EvaluationDocument } from './evaluation-document.js';
 import { gradCamExamples } from './grad-cam-examples.js';
+import { onnxRuntimeVersion, predictOnnx } from '../ml/onnx-benchmark.js';
+import { TorchUnavailableError } from '../ml/torch-process.js';
+import { isTorchModel } from '../ml/torch-model-bytes.js';
 import { savePredictions } from './saved-predictions.js';
 
 export interface CpuActivityDeps {
@@ -110,6 +113,21 @@ export function createModelPlanner({ stores, engine, logger }: CpuActivityDeps):
 export function createCpuActivities(deps: CpuActivityDeps): CpuActivities {
   const { stores, engine, logger } = deps;
   const planModel = createModelPlanner(deps);
+
+  /**
+   * Test-set probabilities from the engine that wrote the model; a torch model on a worker
+   * without PyTorch is run from its ONNX export with onnxruntime-node instead.
+   */
+  async function predictOrOnnx(model: Uint8Array, test: ImageBatchSource, onnxUri: string | undefined, store: ArtifactStore): Promise<{ probabilities: Float32Array; runtime?: string }> {
+    try {
+      return { probabilities: await engine.predict(model, test) };
+    } catch (error) {
+      if (!(error instanceof TorchUnavailableError) || !isTorchModel(model) || onnxUri === undefined) throw error;
+      logger.info(`PyTorch cannot start on this worker, so the torch model is evaluated from its ONNX export (${onnxUri}) with onnxruntime-node`, { reason: error.message });
+      const onnx = await store.get(store.keyOf(onnxUri));
+      return { probabilities: await predictOnnx(onnx, test), runtime: `onnxruntime-node ${onnxRuntimeVersion()} (cpu)` };
+    }
+  }
   return {
     ...createDataActivities({ stores, logger }),
 
@@ -124,7 +142,8 @@ export function createCpuActivities(deps: CpuActivityDeps): CpuActivities {
       const classes = input.dataset.classes;
       const [model, test] = await Promise.all([store.get(store.keyOf(input.training.modelUri)), readShards(store, input.dataset.splits.test.indexUri)]);
       ctx.heartbeat();
-      const probabilities = await engine.predict(model, test);
+      const predicted = await predictOrOnnx(model, test, input.training.onnxUri, store);
+      const probabilities = predicted.probabilities;
       const saved = await savePredictions(store, keys.predictions, probabilities, test.labels, classes);
       ctx.heartbeat();
       // The figures come from the stored file, the same path a later recomputation takes.
@@ -139,7 +158,7 @@ export function createCpuActivities(deps: CpuActivityDeps): CpuActivities {
         format: EVALUATION_FORMAT,
         version: 1,
         ...metrics,
-        backend,
+        backend: predicted.runtime ?? backend,
         classes: metrics.classNames,
         macroF1: metrics.macro.f1,
         predictionsUri: saved.uri,

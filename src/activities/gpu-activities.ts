@@ -6,7 +6,7 @@ import { initBackend } from '../ml/backend.js';
 import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { EngineChoice } from '../ml/torch-select.js';
 import { isTorchModel } from '../ml/torch-model-bytes.js';
-import { type OnnxExporter, exportAndBenchmarkOnnx } from '../ml/onnx-deploy.js';
+import { type OnnxExporter, exportAndBenchmarkOnnx, exportOnnxBytes } from '../ml/onnx-deploy.js';
 import { backboneFileReader, backboneSpec, createModelPlanner } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
@@ -166,6 +166,8 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       }
 
       const model = await store.put(keys.model, finalModel);
+      // A torch model is stored as ONNX too, so a worker without PyTorch can still evaluate it.
+      const onnx = trainer.name === 'torch' && exportOnnx !== undefined ? await store.put(`${keys.model}.onnx`, await exportOnnxBytes(finalModel, exportOnnx)) : undefined;
       const historyInfo = await store.put(keys.history, JSON.stringify(history, null, 2), { contentType: 'application/json' });
       // The best epoch by the metric early stopping watches (validation loss unless told otherwise).
       const byLoss = (t.earlyStopping?.monitor ?? 'val_accuracy') === 'val_loss';
@@ -183,6 +185,7 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
         engine: trainer.name,
         backend,
         ...(bf16 ? { precision: 'bf16' as const } : {}),
+        ...(onnx !== undefined ? { onnxUri: onnx.uri } : {}),
       };
       return result;
     },

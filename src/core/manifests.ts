@@ -144,6 +144,8 @@ export interface TrainResult {
   backend: string;
   /** Set when training ran under bf16 autocast (training.precision bf16, torch engine on CUDA). */
   precision?: 'bf16';
+  /** A torch-engine model exported to ONNX, so workers without PyTorch can evaluate it (onnxruntime-node). */
+  onnxUri?: string;
 }
 
 export interface ClassMetrics {

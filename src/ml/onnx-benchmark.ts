@@ -54,6 +54,33 @@ async function timeRuns(seconds: number, minRuns: number, step: (run: number) =>
   return times;
 }
 
+/** Class probabilities (`count * classes`, row-major) of every image of `data` from an ONNX model's bytes. */
+export async function predictOnnx(model: Uint8Array, data: ImageBatchSource, batchSize = 64): Promise<Float32Array> {
+  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  try {
+    const inputName = session.inputNames[0];
+    const outputName = session.outputNames[0];
+    if (inputName === undefined || outputName === undefined) throw new Error('the ONNX model has no input or no output');
+    let out: Float32Array | undefined;
+    let classes = 0;
+    for (let start = 0; start < data.count; start += batchSize) {
+      const rows = Array.from({ length: Math.min(batchSize, data.count - start) }, (_, i) => start + i);
+      const input = inputOf(ort, data, rows);
+      const result = await session.run({ [inputName]: input });
+      input.dispose();
+      const probs = result[outputName]!;
+      classes = Number(probs.dims[1]);
+      out ??= new Float32Array(data.count * classes);
+      out.set(probs.data as Float32Array, start * classes);
+      for (const t of Object.values(result)) t.dispose();
+    }
+    return out ?? new Float32Array(0);
+  } finally {
+    await session.release();
+  }
+}
+
 /** Benchmarks the ONNX model at `model` (a file path or the file's bytes) on images of `data`. */
 export async function benchmarkOnnx(model: string | Uint8Array, data: ImageBatchSource, options: OnnxBenchmarkOptions = {}): Promise<OnnxBenchmark> {
   const batchSize = options.batchSize ?? 64;

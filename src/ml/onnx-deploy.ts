@@ -11,6 +11,18 @@ import { type OnnxBenchmark, type OnnxBenchmarkOptions, benchmarkOnnx } from './
 /** Writes `model` as an ONNX file at `outputPath` (TorchEngine.exportOnnx). */
 export type OnnxExporter = (model: ModelBytes, outputPath: string) => Promise<unknown>;
 
+/** `model` exported to ONNX, as the file's bytes. */
+export async function exportOnnxBytes(model: ModelBytes, exportOnnx: OnnxExporter): Promise<Uint8Array> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'dv-onnx-'));
+  try {
+    const file = path.join(dir, 'model.onnx');
+    await exportOnnx(model, file);
+    return new Uint8Array(await readFile(file));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 export async function exportAndBenchmarkOnnx(
   model: ModelBytes,
   data: ImageBatchSource,

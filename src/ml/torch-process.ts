@@ -50,6 +50,11 @@ export interface ProtocolError {
 export type ProtocolEvent = { type: 'progress'; epoch: number; batch: number; batches: number } | { type: 'epoch'; report: unknown; model: string; optimizer: string };
 
 /** The child failed a request (or could not run it): `protocol` is its error line. */
+/** PyTorch cannot be started on this machine (no Python, no torch/torchvision, or the child died at start). */
+export class TorchUnavailableError extends Error {
+  override name = 'TorchUnavailableError';
+}
+
 export class TorchProtocolError extends Error {
   constructor(readonly protocol: ProtocolError) {
     super(protocol.message);
@@ -167,7 +172,7 @@ export class TorchProcess {
   }
 
   private startError(python: string, why: string): Error {
-    return new Error(`the torch engine could not start ${python} -m durable_vision_torch: ${why}. To use the torch engine, ${TORCH_INSTALL_HINT}`);
+    return new TorchUnavailableError(`the torch engine could not start ${python} -m durable_vision_torch: ${why}. To use the torch engine, ${TORCH_INSTALL_HINT}`);
   }
 
   private dispatch(message: Record<string, unknown>): void {

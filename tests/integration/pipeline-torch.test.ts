@@ -1,7 +1,8 @@
 /**
  * The whole pipeline with PyTorch training on the `vision-gpu` queue: a CPU worker (workflows,
- * data, evaluation, reports) and a separate GPU worker started with `--engine torch`, as two
- * machines would run them. Skipped, with the reason printed, only where PyTorch cannot start
+ * data, evaluation, reports) that has no PyTorch, and a separate GPU worker started with
+ * `--engine torch`, as two machines would run them. The CPU worker evaluates the torch model
+ * from the ONNX export the training stored. Skipped, with the reason printed, only where PyTorch cannot start
  * (`npm test` installs it with scripts/install-torch.mjs).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -37,7 +38,8 @@ describe.skipIf(torchSkip !== undefined)('training pipeline with the torch engin
 
   it('trains on PyTorch, evaluates the torch model and benchmarks its ONNX export in phase 5', async () => {
     const bundle = await workflowBundle();
-    const cpu = await createWorkers({ connection: env.nativeConnection, queues: [CPU_QUEUE], logger: silentLogger, workflowBundle: bundle });
+    // This worker's Python does not exist: PyTorch cannot start here.
+    const cpu = await createWorkers({ connection: env.nativeConnection, queues: [CPU_QUEUE], logger: silentLogger, workflowBundle: bundle, torch: { python: join(dir, 'no-python3') } });
     const gpu = await createWorkers({ connection: env.nativeConnection, queues: [GPU_QUEUE], logger: silentLogger, workflowBundle: bundle, engine: 'torch', torch: { device: 'cpu', threads: 1 } });
     const runId = 'torch-run';
     const storeUri = `file://${dir}/artifacts`;
@@ -52,8 +54,13 @@ describe.skipIf(torchSkip !== undefined)('training pipeline with the torch engin
     expect(result.training.backend).toBe('torch-cpu');
     expect(result.training.epochsCompleted).toBe(2);
     expect(result.training.checkpointUris).toHaveLength(2);
-    // 1,080 training images, 2 epochs: far better than the 10% of guessing.
+    // 1,080 training images, 2 epochs: far better than the 10% of guessing, evaluated by
+    // onnxruntime-node from the ONNX file the GPU worker stored with the model.
+    expect(result.training.onnxUri).toMatch(/\.onnx$/);
     expect(result.evaluation.accuracy).toBeGreaterThan(0.7);
+    const evaluation = JSON.parse(await readFile(new URL(result.evaluation.evalUri), 'utf8')) as { backend: string; gradCam: { skipped?: string } };
+    expect(evaluation.backend).toMatch(/^onnxruntime-node/);
+    expect(evaluation.gradCam.skipped).toMatch(/torch engine could not start/);
     expect(result.evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(result.dataset.splits.test.count);
     expect(result.validation.backend).toMatch(/^onnxruntime-node/);
     expect(result.validation.throughputImgPerS).toBeGreaterThan(0);
