@@ -6,6 +6,7 @@ import { initBackend } from '../ml/backend.js';
 import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { EngineChoice } from '../ml/torch-select.js';
 import { isTorchModel } from '../ml/torch-model-bytes.js';
+import { benchmarkOnnx } from '../ml/onnx-benchmark.js';
 import { type OnnxExporter, exportAndBenchmarkOnnx, exportOnnxBytes } from '../ml/onnx-deploy.js';
 import { backboneFileReader, backboneSpec, createModelPlanner } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
@@ -200,8 +201,12 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       ctx.heartbeat();
       const benchOptions = { batchSize: input.validation.benchmarkBatchSize, seconds: input.validation.benchmarkSeconds };
       // A torch-engine model is measured as it would be deployed: exported to ONNX, run by onnxruntime-node.
-      const deployed = isTorchModel(model) && exportOnnx !== undefined ? await exportAndBenchmarkOnnx(model, test, exportOnnx, benchOptions) : undefined;
-      const onnxInfo = deployed && (await store.put(`${store.keyOf(input.training.modelUri)}.onnx`, deployed.onnx));
+      // Training stored the ONNX export already (TrainResult.onnxUri); older runs export it here.
+      const stored = isTorchModel(model) && input.training.onnxUri !== undefined ? input.training.onnxUri : undefined;
+      const deployed = stored !== undefined
+        ? { bench: await benchmarkOnnx(await store.get(store.keyOf(stored)), test, benchOptions), onnx: undefined }
+        : isTorchModel(model) && exportOnnx !== undefined ? await exportAndBenchmarkOnnx(model, test, exportOnnx, benchOptions) : undefined;
+      const onnxInfo = stored !== undefined ? { uri: stored } : deployed?.onnx && (await store.put(`${store.keyOf(input.training.modelUri)}.onnx`, deployed.onnx));
       const bench = deployed?.bench ?? (await engine.benchmark(model, test, benchOptions));
       const peakRssMb = process.resourceUsage().maxRSS / 1024;
       const verdicts = deploymentVerdicts({ accuracy: input.evaluation.accuracy, latencyP95Ms: bench.latencyMs.p95 }, input.validation);

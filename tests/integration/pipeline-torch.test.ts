@@ -63,6 +63,8 @@ describe.skipIf(torchSkip !== undefined)('training pipeline with the torch engin
     expect(evaluation.gradCam.skipped).toMatch(/torch engine could not start/);
     expect(result.evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(result.dataset.splits.test.count);
     expect(result.validation.backend).toMatch(/^onnxruntime-node/);
+    // Phase 5 benchmarks the ONNX file training stored; it does not export again.
+    expect(result.validation.onnxUri).toBe(result.training.onnxUri);
     expect(result.validation.throughputImgPerS).toBeGreaterThan(0);
     expect(result.validation.verdicts.map((v) => v.gate)).toEqual(['min-accuracy', 'max-latency-p95']);
 

@@ -1,11 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { workflowBundle } from '../../src/workers/create-workers.js';
 
 const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
+// Replay workers start and stop once per history; their state changes are not news.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /**
  * Checked-in histories of real pipeline runs. A workflow change that alters the command
