@@ -200,6 +200,8 @@ export interface ValidationReport {
   latencyMs: { p50: number; p95: number; mean: number };
   peakRssMb: number;
   backend: string;
+  /** The ONNX file benchmarked (a torch-engine model). */
+  onnxUri?: string;
   verdicts: GateVerdict[];
   blessed: boolean;
   validationUri: string;
