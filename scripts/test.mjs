@@ -70,9 +70,11 @@ if (existsSync(reportFile)) {
   skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 // Vitest 3 can end a run whose every test passed with "[vitest-worker]: Timeout calling
-// "onTaskUpdate"": its worker-to-runner progress message went unanswered for 60 s on a loaded
-// machine (vitest-dev/vitest#6479, #8164). That alone is not a test failure when the report
-// accounts for every test as passed or skipped; any other unhandled error still fails the run.
+// "onTaskUpdate"": a test held its worker's event loop long enough (60 s) that the answer to a
+// progress message came after its timer (vitest-dev/vitest#6479, #8164). A deep toEqual over a
+// 94 MB model did that here until the tests compared bytes with Buffer.equals. Should it happen
+// again, it alone is not a test failure when the report accounts for every test as passed or
+// skipped; any other unhandled error still fails the run.
 if (vitest && existsSync(reportFile)) {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
   const errors = Number(/^\s*Errors\s+(\d+) errors?/m.exec(run.output)?.[1] ?? 0);
