@@ -16,7 +16,7 @@ import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { CpuActivities, SelectModelInput } from './types.js';
 import { EVALUATION_FORMAT, evaluateSavedPredictions, resolvedOptions, summariseEvaluation, type EvaluationDocument } from './evaluation-document.js';
 import { gradCamExamples } from './grad-cam-examples.js';
-import { onnxRuntimeVersion, predictOnnx } from '../ml/onnx-benchmark.js';
+import { onnxRuntimeName, predictOnnx } from '../ml/onnx-benchmark.js';
 import { TorchUnavailableError } from '../ml/torch-process.js';
 import { isTorchModel } from '../ml/torch-model-bytes.js';
 import { savePredictions } from './saved-predictions.js';
@@ -125,7 +125,7 @@ export function createCpuActivities(deps: CpuActivityDeps): CpuActivities {
       if (!(error instanceof TorchUnavailableError) || !isTorchModel(model) || onnxUri === undefined) throw error;
       logger.info(`PyTorch cannot start on this worker, so the torch model is evaluated from its ONNX export (${onnxUri}) with onnxruntime-node`, { reason: error.message });
       const onnx = await store.get(store.keyOf(onnxUri));
-      return { probabilities: await predictOnnx(onnx, test), runtime: `onnxruntime-node ${onnxRuntimeVersion()} (cpu)` };
+      return { probabilities: await predictOnnx(onnx, test), runtime: onnxRuntimeName() };
     }
   }
   return {

@@ -7,7 +7,7 @@ import type { ModelSpec, TrainingEngine } from '../ml/engine.js';
 import type { EngineChoice } from '../ml/torch-select.js';
 import { isTorchModel } from '../ml/torch-model-bytes.js';
 import { benchmarkOnnx } from '../ml/onnx-benchmark.js';
-import { type OnnxExporter, exportAndBenchmarkOnnx, exportOnnxBytes } from '../ml/onnx-deploy.js';
+import { type OnnxExporter, exportOnnxBytes } from '../ml/onnx-deploy.js';
 import { backboneFileReader, backboneSpec, createModelPlanner } from './cpu-activities.js';
 import { epochProgressSignal } from '../workflows/pipeline-workflow.js';
 import { decodeCheckpoint, encodeCheckpoint, type StoredCheckpoint } from './checkpoint-codec.js';
@@ -201,13 +201,16 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
       ctx.heartbeat();
       const benchOptions = { batchSize: input.validation.benchmarkBatchSize, seconds: input.validation.benchmarkSeconds };
       // A torch-engine model is measured as it would be deployed: exported to ONNX, run by onnxruntime-node.
-      // Training stored the ONNX export already (TrainResult.onnxUri); older runs export it here.
-      const stored = isTorchModel(model) && input.training.onnxUri !== undefined ? input.training.onnxUri : undefined;
-      const deployed = stored !== undefined
-        ? { bench: await benchmarkOnnx(await store.get(store.keyOf(stored)), test, benchOptions), onnx: undefined }
-        : isTorchModel(model) && exportOnnx !== undefined ? await exportAndBenchmarkOnnx(model, test, exportOnnx, benchOptions) : undefined;
-      const onnxInfo = stored !== undefined ? { uri: stored } : deployed?.onnx && (await store.put(`${store.keyOf(input.training.modelUri)}.onnx`, deployed.onnx));
-      const bench = deployed?.bench ?? (await engine.benchmark(model, test, benchOptions));
+      // Training stored the ONNX export already (TrainResult.onnxUri); for older runs it is made here.
+      let onnxUri = isTorchModel(model) ? input.training.onnxUri : undefined;
+      let onnx: Uint8Array | undefined;
+      if (onnxUri !== undefined) onnx = await store.get(store.keyOf(onnxUri));
+      else if (isTorchModel(model) && exportOnnx !== undefined) {
+        onnx = await exportOnnxBytes(model, exportOnnx);
+        onnxUri = (await store.put(`${store.keyOf(input.training.modelUri)}.onnx`, onnx)).uri;
+      }
+      const deployed = onnx !== undefined ? await benchmarkOnnx(onnx, test, benchOptions) : undefined;
+      const bench = deployed ?? (await engine.benchmark(model, test, benchOptions));
       const peakRssMb = process.resourceUsage().maxRSS / 1024;
       const verdicts = deploymentVerdicts({ accuracy: input.evaluation.accuracy, latencyP95Ms: bench.latencyMs.p95 }, input.validation);
       const report = {
@@ -215,8 +218,8 @@ export function createGpuActivities({ stores, engine, logger, selectTrainingEngi
         batchSize: bench.batchSize,
         latencyMs: bench.latencyMs,
         peakRssMb,
-        backend: deployed?.bench.runtime ?? backend,
-        ...(onnxInfo ? { onnxUri: onnxInfo.uri } : {}),
+        backend: deployed?.runtime ?? backend,
+        ...(onnxUri !== undefined ? { onnxUri } : {}),
         verdicts,
         blessed: verdicts.every((v) => v.passed),
       };

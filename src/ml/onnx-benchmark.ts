@@ -31,6 +31,11 @@ export function onnxRuntimeVersion(): string {
   return (require('onnxruntime-node/package.json') as { version: string }).version;
 }
 
+/** The runtime ONNX models run on here, as reports name it: e.g. 'onnxruntime-node 1.30.0 (cpu)'. */
+export function onnxRuntimeName(): string {
+  return `onnxruntime-node ${onnxRuntimeVersion()} (cpu)`;
+}
+
 /** NHWC float32 input of rows `rows` of `data`, scaled as the source says. */
 function inputOf(ort: typeof import('onnxruntime-node'), data: ImageBatchSource, rows: number[]): Tensor {
   const [h, w, c] = data.shape;
@@ -116,7 +121,7 @@ export async function benchmarkOnnx(model: string | Uint8Array, data: ImageBatch
       batchSize,
       latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), mean: latencies.reduce((a, b) => a + b, 0) / latencies.length },
       iterations: latencies.length,
-      runtime: `onnxruntime-node ${onnxRuntimeVersion()} (cpu)`,
+      runtime: onnxRuntimeName(),
     };
   } finally {
     await session.release();
