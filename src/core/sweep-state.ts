@@ -328,10 +328,9 @@ export class SweepBook {
 
   /** Trials with a metric best first (ties: lower trial number), then the rest by number. */
   leaderboard(): LeaderboardRow[] {
-    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
     const ranked = [...this.state.trials].sort((a, b) => {
       if (a.metric === undefined || b.metric === undefined) return a.metric === undefined ? (b.metric === undefined ? a.number - b.number : 1) : -1;
-      return sign * (a.metric - b.metric) || a.number - b.number;
+      return this.compareMetric(a.metric, a.number, b.metric, b.number);
     });
     return ranked.map((t, i) => ({
       rank: i + 1, trial: t.number, status: t.status, source: t.source, config: { ...t.config }, epochs: t.epochs, epochsTrained: t.epochsTrained,
@@ -361,6 +360,12 @@ export class SweepBook {
     return trial;
   }
 
+  /** Negative when the metric value `a` of trial `an` ranks before `b` of trial `bn`: the better value, then the lower trial number. */
+  private compareMetric(a: number, an: number, b: number, bn: number): number {
+    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
+    return sign * (a - b) || an - bn;
+  }
+
   private promoteMode(): boolean {
     const s = this.state.settings.scheduler;
     return s.kind === 'asha' && s.mode === 'promote';
@@ -375,7 +380,6 @@ export class SweepBook {
 
   /** Trials with a result at rung `epoch`, best first (ties and missing values: lower number first). */
   private rankedAt(epoch: number): { trial: TrialRecord; value: number }[] {
-    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
     const rows: { trial: TrialRecord; value: number }[] = [];
     for (const trial of this.state.trials) {
       const rung = trial.rungs.find(([e]) => e === epoch);
@@ -385,7 +389,7 @@ export class SweepBook {
       const fa = Number.isFinite(a.value);
       const fb = Number.isFinite(b.value);
       if (!fa || !fb) return fa === fb ? a.trial.number - b.trial.number : fa ? -1 : 1;
-      return sign * (a.value - b.value) || a.trial.number - b.trial.number;
+      return this.compareMetric(a.value, a.trial.number, b.value, b.trial.number);
     });
   }
 
@@ -463,9 +467,8 @@ export class SweepBook {
    * becomes the sweep's best later (at the end every trial is finished).
    */
   private compact(finished: TrialRecord): void {
-    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
     const eligible = (t: TrialRecord) => t.modelUri !== undefined && t.metric !== undefined && Number.isFinite(t.metric);
-    const better = (a: TrialRecord, b: TrialRecord) => (sign * (a.metric! - b.metric!) || a.number - b.number) < 0;
+    const better = (a: TrialRecord, b: TrialRecord) => this.compareMetric(a.metric!, a.number, b.metric!, b.number) < 0;
     const strip = (t: TrialRecord) => {
       delete t.plan;
       t.history = [];
