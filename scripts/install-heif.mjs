@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { candidateVersion, fetchAndUnpack, InstallError, libraryDirs } from './lib/debian-packages.mjs';
+import { candidateVersion, fetchAndUnpack, InstallError, libraryDirs, readJson } from './lib/debian-packages.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const HEIF_DIR = path.join(ROOT, '.tools', 'heif');
@@ -79,14 +79,6 @@ function roundTrip(env) {
     return { ok: true, out: 'a HEIC round trip through heif-enc and heif-convert works' };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function readJson(file) {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return null;
   }
 }
 

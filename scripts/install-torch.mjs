@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { candidateVersion, dirBytes, fetchAndUnpack, InstallError, libraryDirs } from './lib/debian-packages.mjs';
+import { candidateVersion, dirBytes, fetchAndUnpack, InstallError, libraryDirs, readJson } from './lib/debian-packages.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TORCH_DIR = path.join(ROOT, '.tools', 'torch');
@@ -117,14 +117,6 @@ function unresolvedLibraries(envVars) {
 
 function round(x) {
   return Math.round(x * 10) / 10;
-}
-
-function readJson(file) {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return null;
-  }
 }
 
 function guarded(fn) {

@@ -8,6 +8,15 @@ import path from 'node:path';
 
 const DEP_FLAGS = ['--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances'];
 
+/** A JSON file's value (an installer's stamp or env file); null when missing or unreadable. */
+export function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
 /** Thrown for a failed step; the installers print it with their own prefix. */
 export class InstallError extends Error {}
 

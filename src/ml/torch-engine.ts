@@ -124,6 +124,8 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
       const { signal } = request;
       if (signal?.aborted === true) throw abortError(signal, 'training aborted before it started');
       await start();
+      // The run's training.precision, else this engine's setting.
+      const precision = trainPrecision(request.spec.precision, options.precision);
       return withWorkDir(async (dir) => {
         const body: Record<string, unknown> = {
           workDir: dir,
@@ -131,8 +133,7 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
           spec: request.spec,
           train: await writeSource(dir, 'train', request.train),
           progressEvery: options.progressEvery ?? 20,
-          // The run's training.precision, else this engine's setting.
-          ...(trainPrecision(request.spec.precision, options.precision) !== undefined ? { precision: trainPrecision(request.spec.precision, options.precision) } : {}),
+          ...(precision !== undefined ? { precision } : {}),
           ...(options.threads !== undefined ? { threads: options.threads } : {}),
         };
         if (request.val !== undefined) body.val = await writeSource(dir, 'val', request.val);

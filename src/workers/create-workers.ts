@@ -70,6 +70,8 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         }),
       );
     } else if (queue === GPU_QUEUE) {
+      // Trainings at once on this worker, dispatched or local.
+      const trainings = options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1;
       workers.push(
         await Worker.create({
           connection: options.connection,
@@ -80,12 +82,12 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           activities: createGpuActivities({
             stores, engine, logger: options.logger, selectTrainingEngine: (configured) => selection.forTraining(configured), exportOnnx: (model, file) => selection.exportOnnx(model, file),
           }),
-          maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
+          maxConcurrentActivityTaskExecutions: trainings,
           // Sweep rungs run as local activities (sweep.trialExecution) train under the same limit,
           // inside their trial's workflow task; few task slots keep a worker that is training from
           // taking many more trials' tasks whose training would wait while other workers idle.
-          maxConcurrentLocalActivityExecutions: options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1,
-          maxConcurrentWorkflowTaskExecutions: 1 + (options.maxConcurrentActivities?.[GPU_QUEUE] ?? 1),
+          maxConcurrentLocalActivityExecutions: trainings,
+          maxConcurrentWorkflowTaskExecutions: 1 + trainings,
         }),
       );
     }
