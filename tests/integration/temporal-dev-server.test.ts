@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection, WorkflowClient } from '@temporalio/client';
@@ -57,6 +58,32 @@ describe('startTemporalDevServer', () => {
       await client.start('notRegisteredAnywhere', { taskQueue: 'nobody-polls', workflowId: `${workflowId}-after` });
       await client.getHandle(workflowId).terminate('test done');
       expect((await client.getHandle(workflowId).describe()).status.name).toBe('TERMINATED');
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('keeps committed workflows when the server process is killed outright (SIGKILL), its db in WAL mode', async () => {
+    const dbFile = path.join(dir, 'killed', 'temporal.db');
+    const first = await start(dbFile);
+    expect(existsSync(`${dbFile}-wal`)).toBe(true);
+    let connection = await Connection.connect({ address: first.address });
+    let client = new WorkflowClient({ connection });
+    const workflowIds = Array.from({ length: 5 }, (_, i) => `killed-${Date.now()}-${i}`);
+    for (const workflowId of workflowIds) await client.start('notRegisteredAnywhere', { taskQueue: 'nobody-polls', workflowId });
+    await connection.close();
+
+    // No shutdown of any kind: the process dies between two statements, as in a crash.
+    execFileSync('pkill', ['-KILL', '-f', '--', `--db-filename ${dbFile}`]);
+    const [host, port] = first.address.split(':');
+    await expect.poll(() => canConnect(host ?? '', Number(port)), { timeout: 10_000 }).toBe(false);
+    await stop(first);
+
+    const second = await start(dbFile);
+    connection = await Connection.connect({ address: second.address });
+    client = new WorkflowClient({ connection });
+    try {
+      for (const workflowId of workflowIds) expect((await client.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
     } finally {
       await connection.close();
     }
