@@ -21,10 +21,11 @@
  *   node bin/run-ts.mjs bench/sweep-overhead.ts [--trials 500] [--train-ms 1000] [--workers 4]
  *     [--reference 500] [--history-limit 1000] [--execution both|activity|local-activity]
  *
- * Last measured (defaults: both executions; 2 cores, load average 1.5-2.4 from the bench itself):
- * 500 trials each, continue-as-new 4 times; child wall minus training mean 236.3 ms (p95 435.8)
- * with rungs as activities, 90.3 ms (p95 132.5) as local activities: FAIL against <= 50 ms.
- * Reference (bare fan-out): 304.9 ms a child. See README "Sweep benchmarks".
+ * Last measured (defaults: both executions; 2 cores, load average 0.5-0.7; the dev server's SQLite
+ * in WAL mode with synchronous=normal): 500 trials each, continue-as-new 4 times; child wall minus
+ * training mean 140.3 ms (p95 163.7) with rungs as activities (FAIL), 42.5 ms (p95 75.4) as local
+ * activities (PASS against <= 50 ms); from the sweep's wall time 278.6 and 87.2 ms. Reference
+ * (bare fan-out): 171.9 ms a child. See README "Sweep benchmarks".
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
