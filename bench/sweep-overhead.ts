@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       const last = await executionTimes(t.client, sweepId);
       if (first === undefined || last?.close === undefined) throw new Error('the sweep has no recorded start or close time');
       const wall = last.close - first.start;
-      const ids = result.leaderboard.map((row) => trialRungWorkflowId(sweepId, row.trial, 1));
+      const ids = Array.from({ length: result.counts.total }, (_, n) => trialRungWorkflowId(sweepId, n, 1));
       const trials = await childOverheads(t.client, ids, trainingMs);
       const meanTraining = mean(trials.training);
       const perTrialFromWall = (wall * WORKERS) / result.counts.total - meanTraining;

@@ -65,8 +65,18 @@ export interface SweepSettings {
   targetMetric?: number;
 }
 
+/**
+ * A finished trial ranked below the top `keep` finished trials, as the book still needs it:
+ * [number, status index in TRIAL_STATUSES, epochs, epochsTrained, metric (null: none), rungs].
+ * Its whole leaderboard row is in the store (`SweepState.unwritten` until written there).
+ */
+export type ArchivedTrial = [number, number, number, number, number | null, [number, number][]];
+
+/** Finished trials kept whole in the state by default: the leaderboard's head. */
+export const DEFAULT_LEADERBOARD_KEEP = 100;
+
 export interface SweepState {
-  version: 1;
+  version: 2;
   settings: SweepSettings;
   budget: number;
   concurrency: number;
@@ -76,7 +86,21 @@ export interface SweepState {
   scheduler?: SchedulerState;
   /** Enqueued configurations not started yet, in order. */
   queue: TrialConfig[];
+  /**
+   * Trials that are not archived: every running or paused trial and the top `keep` finished
+   * ones (by the sweep metric), in trial-number order.
+   */
   trials: TrialRecord[];
+  /** Trials started so far: the next trial's number. */
+  trialCount: number;
+  /** How many finished trials stay whole; those ranked below them are archived. */
+  keep: number;
+  /** Finished trials ranked below the top `keep`, in the order they were archived. */
+  archive: ArchivedTrial[];
+  /** Leaderboard rows of archived trials (rank 0) not yet in the store; the sweep writes them in parts. */
+  unwritten: LeaderboardRow[];
+  /** Parts written so far to `sweeps/<id>/trials/` (part numbers 0, 1, ...). */
+  archiveParts: number;
   stopReason?: string;
   /** Steering requests that were refused, newest last (at most 20). */
   notices: string[];
@@ -87,6 +111,9 @@ export interface SweepState {
    */
   bestFinished?: number;
 }
+
+/** State written before trials could be archived (no archive; `trials` holds every trial). */
+export type SweepStateV1 = Omit<SweepState, 'version' | 'trialCount' | 'keep' | 'archive' | 'unwritten' | 'archiveParts'> & { version: 1 };
 
 /** One rung's outcome as the trial workflow returns it. */
 export interface RungOutcome {
@@ -139,7 +166,8 @@ export class SweepBook {
   ) {}
 
   /** A new sweep; `maxEpochs` is training.epochs. */
-  static create(sweep: SweepConfig, maxEpochs: number): SweepBook {
+  static create(sweep: SweepConfig, maxEpochs: number, options: { keep?: number } = {}): SweepBook {
+    if (options.keep !== undefined && (!Number.isSafeInteger(options.keep) || options.keep < 1)) throw new RangeError(`keep must be an integer >= 1, got ${options.keep}`);
     const space = parseSearchSpace(sweep.space, 'sweep.space');
     const mode = sweep.metric === 'val_loss' ? 'min' : 'max';
     const sampler: Sampler =
@@ -154,23 +182,32 @@ export class SweepBook {
           : undefined;
     const settings: SweepSettings = { metric: sweep.metric, maxEpochs, scheduler: s, ...(sweep.targetMetric !== undefined ? { targetMetric: sweep.targetMetric } : {}) };
     const state: SweepState = {
-      version: 1, settings, budget: sweep.trials, concurrency: sweep.concurrency, sampler: sampler.toJSON(), samplerAsks: 0,
-      ...(scheduler ? { scheduler: scheduler.toJSON() } : {}), queue: [], trials: [], notices: [],
+      version: 2, settings, budget: sweep.trials, concurrency: sweep.concurrency, sampler: sampler.toJSON(), samplerAsks: 0,
+      ...(scheduler ? { scheduler: scheduler.toJSON() } : {}), queue: [], trials: [], trialCount: 0, keep: options.keep ?? DEFAULT_LEADERBOARD_KEEP,
+      archive: [], unwritten: [], archiveParts: 0, notices: [],
     };
     return new SweepBook(state, sampler, scheduler);
   }
 
   /** The book a continue-as-new (or a test) handed over. */
-  static restore(state: SweepState): SweepBook {
-    if (state.version !== 1) throw new RangeError(`sweep state version ${JSON.stringify(state.version)} is not supported (expected 1)`);
-    const copy = JSON.parse(JSON.stringify(state)) as SweepState;
+  static restore(state: SweepState | SweepStateV1): SweepBook {
+    if (state.version !== 1 && state.version !== 2) throw new RangeError(`sweep state version ${JSON.stringify((state as { version: unknown }).version)} is not supported (expected 1 or 2)`);
+    const copy = JSON.parse(JSON.stringify(state)) as SweepState | SweepStateV1;
+    if (copy.version === 1) return SweepBook.restore({ ...copy, version: 2, trialCount: copy.trials.length, keep: DEFAULT_LEADERBOARD_KEEP, archive: [], unwritten: [], archiveParts: 0 });
     return new SweepBook(copy, restoreSampler(copy.sampler), copy.scheduler === undefined ? undefined : restoreScheduler(copy.scheduler));
   }
 
   get budget(): number { return this.state.budget; }
   get concurrency(): number { return this.state.concurrency; }
   get stopReason(): string | undefined { return this.state.stopReason; }
+  /** The trials not archived (see SweepState.trials). */
   get trials(): readonly TrialRecord[] { return this.state.trials; }
+  get trialCount(): number { return this.state.trialCount; }
+  /** Finished trials kept whole: the leaderboard's head. */
+  get keep(): number { return this.state.keep; }
+  /** Archived trials' rows waiting to be written to the store. */
+  get unwritten(): readonly LeaderboardRow[] { return this.state.unwritten; }
+  get archiveParts(): number { return this.state.archiveParts; }
   get queued(): number { return this.state.queue.length; }
   get notices(): readonly string[] { return this.state.notices; }
   get settings(): SweepSettings { return this.state.settings; }
@@ -326,16 +363,23 @@ export class SweepBook {
     if (this.state.notices.length > MAX_NOTICES) this.state.notices.splice(0, this.state.notices.length - MAX_NOTICES);
   }
 
-  /** Trials with a metric best first (ties: lower trial number), then the rest by number. */
-  leaderboard(): LeaderboardRow[] {
-    const ranked = [...this.state.trials].sort((a, b) => {
-      if (a.metric === undefined || b.metric === undefined) return a.metric === undefined ? (b.metric === undefined ? a.number - b.number : 1) : -1;
-      return this.compareMetric(a.metric, a.number, b.metric, b.number);
-    });
-    return ranked.map((t, i) => ({
-      rank: i + 1, trial: t.number, status: t.status, source: t.source, config: { ...t.config }, epochs: t.epochs, epochsTrained: t.epochsTrained,
-      ...pick(t, ['metric', 'bestMetric', 'bestEpoch', 'modelUri', 'checkpointUri', 'historyUri', 'detail']),
-    }));
+  /**
+   * The trials not archived, ranked: with a metric best first (ties: lower trial number), then
+   * the rest by number. Its first `keep` rows are the sweep's whole leaderboard head (an archived
+   * trial ranks below `keep` finished trials); further rows are ranked among the trials not archived.
+   */
+  leaderboard(limit = Infinity): LeaderboardRow[] {
+    const ranked = rankRows(this.state.trials.map(rowOf), this.state.settings.metric);
+    return ranked.slice(0, limit);
+  }
+
+  /** Marks the first `count` unwritten rows as written (one more part in the store). */
+  markWritten(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 1 || count > this.state.unwritten.length) {
+      throw new RangeError(`markWritten: count must be 1-${this.state.unwritten.length}, got ${count}`);
+    }
+    this.state.unwritten.splice(0, count);
+    this.state.archiveParts++;
   }
 
   /** The best trial with a model, as the pipeline's phase 5 takes it. */
@@ -345,8 +389,9 @@ export class SweepBook {
   }
 
   counts(): Record<TrialStatus, number> & { total: number } {
-    const out = { running: 0, paused: 0, completed: 0, pruned: 0, failed: 0, stopped: 0, total: this.state.trials.length };
+    const out = { running: 0, paused: 0, completed: 0, pruned: 0, failed: 0, stopped: 0, total: this.state.trialCount };
     for (const t of this.state.trials) out[t.status]++;
+    for (const a of this.state.archive) out[TRIAL_STATUSES[a[1]]!]++;
     return out;
   }
 
@@ -356,7 +401,10 @@ export class SweepBook {
 
   private trial(n: number): TrialRecord {
     const trial = this.state.trials.find((t) => t.number === n);
-    if (trial === undefined) throw new RangeError(`no trial ${n} in this sweep (trials 0-${this.state.trials.length - 1})`);
+    if (trial === undefined) {
+      if (this.state.archive.some((a) => a[0] === n)) throw new RangeError(`trial ${n} is finished and archived (its row is in the store)`);
+      throw new RangeError(`no trial ${n} in this sweep (trials 0-${this.state.trialCount - 1})`);
+    }
     return trial;
   }
 
@@ -379,17 +427,21 @@ export class SweepBook {
   }
 
   /** Trials with a result at rung `epoch`, best first (ties and missing values: lower number first). */
-  private rankedAt(epoch: number): { trial: TrialRecord; value: number }[] {
-    const rows: { trial: TrialRecord; value: number }[] = [];
+  private rankedAt(epoch: number): { number: number; trial?: TrialRecord; value: number }[] {
+    const rows: { number: number; trial?: TrialRecord; value: number }[] = [];
     for (const trial of this.state.trials) {
       const rung = trial.rungs.find(([e]) => e === epoch);
-      if (rung !== undefined) rows.push({ trial, value: rung[1] });
+      if (rung !== undefined) rows.push({ number: trial.number, trial, value: rung[1] });
+    }
+    for (const [number, , , , , rungs] of this.state.archive) {
+      const rung = rungs.find(([e]) => e === epoch);
+      if (rung !== undefined) rows.push({ number, value: rung[1] ?? NaN });
     }
     return rows.sort((a, b) => {
       const fa = Number.isFinite(a.value);
       const fb = Number.isFinite(b.value);
-      if (!fa || !fb) return fa === fb ? a.trial.number - b.trial.number : fa ? -1 : 1;
-      return this.compareMetric(a.value, a.trial.number, b.value, b.trial.number);
+      if (!fa || !fb) return fa === fb ? a.number - b.number : fa ? -1 : 1;
+      return this.compareMetric(a.value, a.number, b.value, b.number);
     });
   }
 
@@ -406,12 +458,12 @@ export class SweepBook {
     for (const relaxed of last ? [false, true] : [false]) {
       for (const epoch of this.milestones().reverse()) {
         const ranked = this.rankedAt(epoch);
-        const waiting = (t: TrialRecord) => t.status === 'paused' && t.epochs === epoch;
+        const waiting = (t: TrialRecord | undefined): t is TrialRecord => t !== undefined && t.status === 'paused' && t.epochs === epoch;
         if (!ranked.some((r) => waiting(r.trial))) continue;
         let top = Math.floor(ranked.length / s.reductionFactor);
         if (relaxed && top === 0) top = 1;
         const pick = ranked.slice(0, top).find((r) => waiting(r.trial) && Number.isFinite(r.value));
-        if (pick !== undefined) return pick.trial;
+        if (pick?.trial !== undefined) return pick.trial;
       }
     }
     return undefined;
@@ -431,7 +483,7 @@ export class SweepBook {
   }
 
   private canStartTrial(): boolean {
-    if (this.state.stopReason !== undefined || this.state.trials.length >= this.state.budget) return false;
+    if (this.state.stopReason !== undefined || this.state.trialCount >= this.state.budget) return false;
     if (this.state.queue.length > 0) return true;
     // Only a grid runs out; asking TPE is not free, so others are not asked twice per trial.
     return !(this.sampler instanceof GridSampler) || this.sampler.ask(this.state.samplerAsks) !== undefined;
@@ -446,7 +498,7 @@ export class SweepBook {
       if (config === undefined) return undefined;
       this.state.samplerAsks++;
     }
-    const trial: TrialRecord = { number: this.state.trials.length, config, source, status: 'running', epochs: 0, rungs: [], rungRequests: 0, trainingAttempts: 0, epochsTrained: 0, history: [] };
+    const trial: TrialRecord = { number: this.state.trialCount++, config, source, status: 'running', epochs: 0, rungs: [], rungRequests: 0, trainingAttempts: 0, epochsTrained: 0, history: [] };
     this.state.trials.push(trial);
     return trial;
   }
@@ -459,6 +511,28 @@ export class SweepBook {
       this.state.sampler = this.sampler.toJSON();
     }
     this.compact(trial);
+    this.archiveBeyondKeep();
+  }
+
+  /**
+   * Finished trials ranked below the top `keep` finished trials with a finite metric leave the
+   * table: the book keeps what ranking, counts and ASHA's rungs need, and their whole rows wait
+   * in `unwritten` for the sweep to write them to the store. Such a trial can never climb back:
+   * its metric is final and later trials only add rows above or below it. So the state stays
+   * bounded by `keep` plus the trials running or paused, whatever the sweep's length.
+   */
+  private archiveBeyondKeep(): void {
+    const finished = this.state.trials.filter((t) => t.status !== 'running' && t.status !== 'paused');
+    if (finished.length <= this.state.keep) return;
+    // The best finished trial (phase 5's model) always ranks among them; it is never archived.
+    const below = rankRows(finished.map(rowOf), this.state.settings.metric).slice(this.state.keep).filter((r) => r.trial !== this.state.bestFinished);
+    const leaving = new Set(below.map((r) => r.trial));
+    for (const row of below) {
+      const t = this.trial(row.trial);
+      this.state.archive.push([t.number, TRIAL_STATUSES.indexOf(t.status), t.epochs, t.epochsTrained, t.metric !== undefined && Number.isFinite(t.metric) ? t.metric : null, t.rungs]);
+      this.state.unwritten.push({ ...row, rank: 0 });
+    }
+    this.state.trials = this.state.trials.filter((t) => !leaving.has(t.number));
   }
 
   /**
@@ -473,7 +547,7 @@ export class SweepBook {
       delete t.plan;
       t.history = [];
     };
-    const current = this.state.bestFinished === undefined ? undefined : this.state.trials[this.state.bestFinished];
+    const current = this.state.bestFinished === undefined ? undefined : this.state.trials.find((t) => t.number === this.state.bestFinished);
     if (eligible(finished) && (current === undefined || better(finished, current))) {
       if (current !== undefined) strip(current);
       this.state.bestFinished = finished.number;
@@ -523,6 +597,29 @@ export function trainResultOf(trial: TrialRecord): TrainResult {
     engine: trial.engine ?? 'unknown',
     backend: trial.backend ?? 'unknown',
   };
+}
+
+function rowOf(t: TrialRecord): LeaderboardRow {
+  return {
+    rank: 0, trial: t.number, status: t.status, source: t.source, config: { ...t.config }, epochs: t.epochs, epochsTrained: t.epochsTrained,
+    ...pick(t, ['metric', 'bestMetric', 'bestEpoch', 'modelUri', 'checkpointUri', 'historyUri', 'detail']),
+  };
+}
+
+/**
+ * Leaderboard order, with ranks from 1: rows with a finite metric best first (ties: lower trial
+ * number), then the rest by trial number. The book and the store's full leaderboard (merged from
+ * archived parts) both rank with it.
+ */
+export function rankRows(rows: readonly LeaderboardRow[], metric: SweepSettings['metric']): LeaderboardRow[] {
+  const sign = metric === 'val_loss' ? 1 : -1;
+  const finite = (r: LeaderboardRow) => r.metric !== undefined && r.metric !== null && Number.isFinite(r.metric);
+  return [...rows].sort((a, b) => {
+    const fa = finite(a);
+    const fb = finite(b);
+    if (!fa || !fb) return fa === fb ? a.trial - b.trial : fa ? -1 : 1;
+    return sign * (a.metric! - b.metric!) || a.trial - b.trial;
+  }).map((r, i) => ({ ...r, rank: i + 1 }));
 }
 
 function ordinal(n: number): string {

@@ -16,14 +16,14 @@
  * in `status().notices`, since a signal cannot answer its sender.
  */
 import {
-  ApplicationFailure, CancellationScope, condition, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation, proxyActivities, setHandler, workflowInfo,
+  ApplicationFailure, CancellationScope, condition, continueAsNew, defineQuery, defineSignal, executeChild, isCancellation, patched, proxyActivities, setHandler, workflowInfo,
 } from '@temporalio/workflow';
 import type { SweepActivities } from '../activities/sweep-activities.js';
 import type { PipelineConfig } from '../core/config.js';
 import type { DatasetManifest, PipelineProgress } from '../core/manifests.js';
 import type { ParamValue } from '../core/search/index.js';
 import { applyTrialConfig } from '../core/sweep-space.js';
-import { checkSweepId, SweepBook, type Launch, type LeaderboardRow, type SweepState, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
+import { checkSweepId, SweepBook, type Launch, type LeaderboardRow, type SweepState, type SweepStateV1, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
 import { GPU_QUEUE } from '../core/task-queues.js';
 import { CPU_ACTIVITY } from './activity-options.js';
 import { prepareData, progressQuery } from './prepare-data.js';
@@ -39,8 +39,12 @@ export interface SweepInput {
   dataset?: DatasetManifest;
   /** Continue as new once history has this many events (or when Temporal suggests it). Defaults to 10,000. */
   historyLimit?: number;
+  /** Finished trials kept whole in the state (the leaderboard's head); defaults to 100. */
+  leaderboardKeep?: number;
+  /** Archived trials' rows written to the store this many at a time; defaults to 250. */
+  archivePartSize?: number;
   /** Carried by continue-as-new. */
-  state?: SweepState;
+  state?: SweepState | SweepStateV1;
   /** Runs of this sweep before this one (continue-as-new count). */
   continued?: number;
 }
@@ -71,6 +75,7 @@ export interface SweepResult {
   sweepId: string;
   metric: string;
   best?: LeaderboardRow;
+  /** The leaderboard's head: its first `leaderboardKeep` rows. Every trial's row is at leaderboardUri. */
   leaderboard: LeaderboardRow[];
   counts: Record<TrialStatus, number> & { total: number };
   leaderboardUri: string;
@@ -87,10 +92,14 @@ export const stopSweepNowSignal = defineSignal<[reason?: string]>('stopNow');
 export const extendBudgetSignal = defineSignal<[n: number]>('extendBudget');
 export const setConcurrencySignal = defineSignal<[n: number]>('setConcurrency');
 export const enqueueTrialSignal = defineSignal<[config: Record<string, ParamValue>]>('enqueue');
-export const leaderboardQuery = defineQuery<LeaderboardRow[]>('leaderboard');
+/** The leaderboard's head: the first `limit` rows (at most, and by default, the sweep's leaderboardKeep). */
+export const leaderboardQuery = defineQuery<LeaderboardRow[], [limit?: number]>('leaderboard');
 export const sweepStatusQuery = defineQuery<SweepStatus>('status');
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
+const DEFAULT_ARCHIVE_PART_SIZE = 250;
+/** Histories recorded before trials were archived to the store run without writing parts. */
+export const TRIAL_ARCHIVE_PATCH = 'sweep-trial-archive';
 
 export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const { sweepId, storeUri, config } = input;
@@ -101,7 +110,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   } catch (err) {
     throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
   }
-  const book = input.state !== undefined ? SweepBook.restore(input.state) : SweepBook.create(sweep, config.training.epochs);
+  const book = input.state !== undefined
+    ? SweepBook.restore(input.state)
+    : SweepBook.create(sweep, config.training.epochs, input.leaderboardKeep !== undefined ? { keep: input.leaderboardKeep } : {});
+  const archivePartSize = input.archivePartSize ?? DEFAULT_ARCHIVE_PART_SIZE;
   const continued = input.continued ?? 0;
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
   const training = new Set<number>();
@@ -128,7 +140,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   setHandler(extendBudgetSignal, (n) => steer('extendBudget', () => book.extendBudget(n)));
   setHandler(setConcurrencySignal, (n) => steer('setConcurrency', () => book.setConcurrency(n)));
   setHandler(enqueueTrialSignal, (trial) => steer('enqueue', () => book.enqueue(trial)));
-  setHandler(leaderboardQuery, () => book.leaderboard());
+  setHandler(leaderboardQuery, (limit) => book.leaderboard(Math.min(book.keep, limit ?? book.keep)));
   setHandler(sweepStatusQuery, (): SweepStatus => ({
     sweepId, metric: sweep.metric, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
     queued: book.queued, ...(bestRow(book) ? { best: bestRow(book) } : {}), ...(book.stopReason ? { stopReason: book.stopReason } : {}),
@@ -172,7 +184,18 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       });
   };
 
+  const activities = proxyActivities<SweepActivities>(CPU_ACTIVITY);
+  /** Writes archived trials' rows to the store, a part at a time (all of them with `all`). */
+  const writeArchived = async (all: boolean): Promise<void> => {
+    while (book.unwritten.length >= (all ? 1 : archivePartSize) && patched(TRIAL_ARCHIVE_PATCH)) {
+      const rows = book.unwritten.slice(0, archivePartSize);
+      await activities.writeSweepTrialsPart({ sweepId, storeUri, part: book.archiveParts, rows: [...rows] });
+      book.markWritten(rows.length);
+    }
+  };
+
   for (;;) {
+    await writeArchived(false);
     const info = workflowInfo();
     const draining = info.continueAsNewSuggested || info.historyLength >= historyLimit;
     if (book.stopReason !== undefined) phase = 'stopping';
@@ -182,6 +205,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       if (!book.hasWork(training)) break;
       if (draining) {
         // Nothing is in flight, so the next run takes over the whole sweep from the state alone.
+        await writeArchived(true);
         await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1 });
       }
     }
@@ -191,12 +215,12 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
 
   book.closeRunning();
   phase = 'writing';
-  const activities = proxyActivities<SweepActivities>(CPU_ACTIVITY);
-  const leaderboard = book.leaderboard();
   const counts = book.counts();
   const { leaderboardUri } = await activities.writeSweepLeaderboard({
-    sweepId, storeUri, metric: sweep.metric, counts, leaderboard, ...(book.stopReason ? { stopReason: book.stopReason } : {}),
+    sweepId, storeUri, metric: sweep.metric, counts, leaderboard: [...book.leaderboard(), ...book.unwritten],
+    ...(book.archiveParts > 0 ? { archiveParts: book.archiveParts } : {}), ...(book.stopReason ? { stopReason: book.stopReason } : {}),
   });
+  const leaderboard = book.leaderboard(book.keep);
   phase = 'done';
   const bestTrial = book.best();
   const best = bestRow(book);

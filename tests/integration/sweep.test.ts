@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -177,6 +177,30 @@ describe('sweepWorkflow', () => {
     const events = history.events ?? [];
     expect(events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(true);
     expect(events.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  }, 150_000);
+
+  it('a long sweep archives trials below its leaderboard head to the store in parts, across continue-as-new, and the final leaderboard has every trial', async () => {
+    const config = tinySweepConfig({ scheduler: 'none', trials: 8, concurrency: 2 }, { epochs: 1 });
+    const sweepId = 'archived';
+    const handle = await env.client.workflow.start(sweepWorkflow, {
+      taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri, config, dataset, leaderboardKeep: 2, archivePartSize: 2, historyLimit: 30 }],
+    });
+    const result = await handle.result();
+    expect(result.continued).toBeGreaterThanOrEqual(1);
+    expect(result.counts).toMatchObject({ total: 8, completed: 8 });
+    // The result and the query carry the head only; the store has every trial, ranked.
+    expect(result.leaderboard.map((r) => r.rank)).toEqual([1, 2]);
+    const written = JSON.parse(await readFile(new URL(result.leaderboardUri), 'utf8')) as { leaderboard: SweepResult['leaderboard'] };
+    expect(written.leaderboard.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(written.leaderboard.map((r) => r.trial).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(written.leaderboard.slice(0, 2)).toEqual(result.leaderboard);
+    const metrics = written.leaderboard.map((r) => r.metric!);
+    expect([...metrics].sort((a, b) => b - a)).toEqual(metrics);
+    for (const row of written.leaderboard) expect(row.modelUri).toContain(`runs/${sweepId}/trial-${row.trial}/`);
+    const parts = await readdir(join(dir, 'artifacts', 'sweeps', sweepId, 'trials'));
+    expect(parts.filter((f) => f.startsWith('part-')).length).toBeGreaterThanOrEqual(2);
+    expect(result.best?.trial).toBe(written.leaderboard[0]!.trial);
+    expect(result.bestTrial?.history.length).toBe(1);
   }, 150_000);
 
   it('a pipeline whose config has a sweep runs it for phases 3-4 and takes the best trial into evaluation and validation', async () => {

@@ -87,6 +87,7 @@ function printResult(r: SweepResult): void {
   const c = r.counts;
   process.stderr.write(`\nsweep ${r.sweepId} finished${r.stopReason ? ` (${r.stopReason})` : ''}: ${c.total} trials, ${c.completed} completed, ${c.pruned} pruned, ${c.failed} failed, ${c.stopped} stopped\n`);
   process.stderr.write(`${formatLeaderboard(r.leaderboard, r.metric)}\n`);
+  if (r.leaderboard.length < c.total) process.stderr.write(`(the first ${r.leaderboard.length} of ${c.total} trials; every trial's row is in the leaderboard file below)\n`);
   if (r.best) process.stderr.write(`best: trial ${r.best.trial}, ${r.metric} ${fmt(r.best.metric)}, model ${r.best.modelUri ?? '-'}\n`);
   process.stderr.write(`leaderboard: ${r.leaderboardUri}\n`);
 }
@@ -145,10 +146,14 @@ export function sweepStatusCommand(sweepId: string, options: { json?: boolean })
 /** `sweep leaderboard <id>`: trials best first, live or final. */
 export function sweepLeaderboardCommand(sweepId: string, options: { json?: boolean }): Promise<number> {
   return withSweep(sweepId, 'sweep leaderboard', async (handle, status) => {
-    const [rows, metric] = status === 'COMPLETED'
-      ? await handle.result().then((r) => [r.leaderboard, r.metric] as const)
-      : [await handle.query(leaderboardQuery), (await handle.query(sweepStatusQuery)).metric] as const;
+    const [rows, metric, total, where] = status === 'COMPLETED'
+      ? await handle.result().then((r) => [r.leaderboard, r.metric, r.counts.total, `the leaderboard file ${r.leaderboardUri}`] as const)
+      : await (async () => {
+        const live = await handle.query(sweepStatusQuery);
+        return [await handle.query(leaderboardQuery), live.metric, live.counts.total, 'the store once the sweep ends'] as const;
+      })();
     process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : `${formatLeaderboard(rows, metric)}\n`);
+    if (rows.length < total) process.stderr.write(`(the first ${rows.length} of ${total} trials; every trial's row is in ${where})\n`);
     return 0;
   });
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../../src/core/config.js';
 import type { ModelPlan, TrainResult } from '../../../src/core/manifests.js';
-import { SweepBook, trainResultOf, type RungOutcome } from '../../../src/core/sweep-state.js';
+import { rankRows, SweepBook, trainResultOf, type RungOutcome } from '../../../src/core/sweep-state.js';
 
 const PLAN: ModelPlan = { architecture: 'small-cnn', inputShape: [12, 12, 1], numClasses: 10, paramsCount: 100, widthMultiplier: 1, dropout: 0.25, planUri: 'file:///p.json' };
 
@@ -213,6 +213,91 @@ describe('SweepBook', () => {
     const b = SweepBook.restore(JSON.parse(JSON.stringify(a.toJSON())) as ReturnType<SweepBook['toJSON']>);
     expect(b.launches(none)).toEqual(a.launches(none));
     expect(b.toJSON()).toEqual(a.toJSON());
-    expect(() => SweepBook.restore({ ...a.toJSON(), version: 2 as never })).toThrow('sweep state version 2 is not supported');
+    expect(() => SweepBook.restore({ ...a.toJSON(), version: 3 as never })).toThrow('sweep state version 3 is not supported (expected 1 or 2)');
+  });
+
+  it('restores a version-1 state (every trial in the table) and goes on numbering and counting from it', () => {
+    const a = book({ scheduler: 'none', trials: 5, concurrency: 2 });
+    a.launches(none);
+    a.recordRung(0, rung(4, [0.1, 0.2, 0.3, 0.6]));
+    const { trialCount: _c, keep: _k, archive: _a, unwritten: _u, archiveParts: _p, ...rest } = a.toJSON();
+    const b = SweepBook.restore({ ...rest, version: 1 });
+    expect(b.counts()).toMatchObject({ total: 2, completed: 1, running: 1 });
+    expect(b.launches(new Set([1])).map((l) => l.trialNumber)).toEqual([2]);
+    expect(b.toJSON()).toMatchObject({ version: 2, trialCount: 3, keep: 100, archive: [], unwritten: [], archiveParts: 0 });
   });
 });
+
+/** Runs a whole sweep on a book, each rung's accuracies drawn from the trial number; returns the launches in order. */
+function drive(b: SweepBook, accuracy: (trial: number, epoch: number) => number, flushEvery = Infinity): string[] {
+  const launched: string[] = [];
+  const training = new Set<number>();
+  const targets = new Map<number, number>();
+  for (let guard = 0; guard < 100_000; guard++) {
+    for (const l of b.launches(training)) {
+      training.add(l.trialNumber);
+      targets.set(l.trialNumber, l.targetEpoch);
+      launched.push(`${l.trialNumber}@${l.targetEpoch}`);
+    }
+    if (b.unwritten.length >= flushEvery) b.markWritten(b.unwritten.length);
+    const next = Math.min(...training);
+    if (!Number.isFinite(next)) {
+      if (!b.hasWork(training)) break;
+      continue;
+    }
+    training.delete(next);
+    const epochs = targets.get(next)!;
+    b.recordRung(next, rung(epochs, Array.from({ length: epochs }, (_, e) => accuracy(next, e + 1))));
+  }
+  b.closeRunning();
+  return launched;
+}
+
+/** Deterministic, varied accuracies: some trials poor, some good, improving with epochs. */
+const landscape = (trial: number, epoch: number) => ((trial * 7919) % 1000) / 1250 + 0.02 * epoch;
+
+describe('SweepBook archive', () => {
+  it('keeps the top `keep` finished trials whole, archives the rest, and still ranks, counts and schedules as if it kept them all', () => {
+    for (const scheduler of ['none', { kind: 'asha', minEpochs: 1, reductionFactor: 3, mode: 'promote' }, { kind: 'asha', minEpochs: 1, reductionFactor: 3, mode: 'stop' }, { kind: 'median', gracePeriod: 1 }]) {
+      const all = SweepBook.create(sweepOf({ scheduler }), 9, { keep: 1000 });
+      const kept = SweepBook.create(sweepOf({ scheduler }), 9, { keep: 5 });
+      expect(drive(kept, landscape, 7)).toEqual(drive(all, landscape));
+      expect(kept.counts()).toEqual(all.counts());
+      expect(kept.leaderboard(5)).toEqual(all.leaderboard(5));
+      expect(kept.best()).toEqual(all.best());
+      // Only the head and the rows not yet written stay in the state.
+      expect(kept.trials.length).toBeLessThanOrEqual(5);
+      const written = (kept.archiveParts > 0 ? 1 : 0) + kept.unwritten.length;
+      expect(written).toBeGreaterThan(0);
+    }
+  });
+
+  it('the rows it archives, with the head, are every trial once, as the full leaderboard has them', () => {
+    const all = SweepBook.create(sweepOf({ scheduler: 'none' }), 3, { keep: 1000 });
+    const kept = SweepBook.create(sweepOf({ scheduler: 'none' }), 3, { keep: 4 });
+    drive(all, landscape);
+    drive(kept, landscape);
+    const rows = [...kept.leaderboard(), ...kept.unwritten];
+    expect(rankRows(rows, 'val_accuracy')).toEqual(all.leaderboard());
+    expect(kept.unwritten.every((r) => r.rank === 0)).toBe(true);
+    expect(() => kept.markWritten(kept.unwritten.length + 1)).toThrow(`markWritten: count must be 1-${kept.unwritten.length}`);
+    kept.markWritten(kept.unwritten.length);
+    expect(kept.toJSON()).toMatchObject({ unwritten: [], archiveParts: 1 });
+  });
+
+  it('a 10,000-trial sweep keeps its state under 1 MB (Temporal refuses payloads over 2 MB)', () => {
+    const b = SweepBook.create(sweepOf({ scheduler: 'none', trials: 10_000, concurrency: 8 }), 1);
+    drive(b, landscape, 250);
+    expect(b.counts().total).toBe(10_000);
+    const bytes = JSON.stringify(b.toJSON()).length;
+    expect(bytes).toBeLessThan(1_000_000);
+    expect(b.leaderboard(100)).toHaveLength(100);
+  });
+});
+
+function sweepOf(sweep: Record<string, unknown>) {
+  return parsePipelineConfig({
+    training: { epochs: 9 },
+    sweep: { space: { 'training.learningRate': { type: 'log-uniform', low: 1e-4, high: 1e-1 } }, sampler: 'random', seed: 5, trials: 60, concurrency: 3, ...sweep },
+  }).sweep!;
+}
