@@ -107,6 +107,19 @@ describe('TpeSampler', () => {
     }
   });
 
+  it('restores a version-1 state (observations as objects) to the same proposals, and packs each observation into a short row', () => {
+    const original = tpe(mixedSpace, 21);
+    minimise(original, mixedLoss, 25);
+    const { params: _params, observations: _packed, ...rest } = original.toJSON();
+    const v1 = { ...rest, version: 1, observations: original.history() };
+    const restored = TpeSampler.fromJSON(JSON.parse(JSON.stringify(v1)));
+    for (let n = 25; n < 30; n++) expect(restored.ask(n)).toEqual(original.ask(n));
+    expect(restored.toJSON()).toEqual(original.toJSON());
+    const packedBytes = JSON.stringify(original.toJSON().observations).length;
+    expect(packedBytes).toBeLessThan(JSON.stringify(original.history()).length / 2);
+    expect(() => TpeSampler.fromJSON({ ...original.toJSON(), observations: [[1, 0.5]] })).toThrow(/observations\[0\] must be \[trialNumber, value, /);
+  });
+
   it('depends only on (state, seed, trial number): asking twice or out of order changes nothing', () => {
     const sampler = tpe(braninSpace, 4);
     minimise(sampler, branin, 20);
@@ -138,7 +151,7 @@ describe('TpeSampler', () => {
     withFailures.tell({ trialNumber: 15, config: { x: 0, y: 0 }, value: null });
     withFailures.tell({ trialNumber: 16, config: { x: 1, y: 1 }, value: Number.NaN });
     expect(withFailures.ask(17)).toEqual(clean.ask(17));
-    expect(withFailures.toJSON().observations.slice(-2).map((o) => o.value)).toEqual([null, null]);
+    expect(withFailures.toJSON().observations.slice(-2).map((o) => o[1])).toEqual([null, null]);
   });
 
   it('replaces a trial told twice instead of counting it twice', () => {
@@ -156,8 +169,8 @@ describe('TpeSampler', () => {
   it('rejects bad settings and foreign state by name', () => {
     expect(() => new TpeSampler({ space: braninSpace, seed: 1, mode: 'min', gamma: 0 })).toThrow(/tpe gamma must be in \(0, 1\], got 0/);
     expect(() => new TpeSampler({ space: braninSpace, seed: 1, mode: 'min', eiCandidates: 0 })).toThrow(/eiCandidates must be an integer >= 1, got 0/);
-    const state = { ...tpe(braninSpace, 1).toJSON(), version: 2 };
-    expect(() => TpeSampler.fromJSON(state)).toThrow(/tpe sampler state\.version 2 is not supported/);
+    const state = { ...tpe(braninSpace, 1).toJSON(), version: 3 };
+    expect(() => TpeSampler.fromJSON(state)).toThrow(/tpe sampler state\.version 3 is not supported/);
     expect(() => restoreSampler({ kind: 'bayes' })).toThrow(/sampler state\.kind must be one of grid, random, tpe, got "bayes"/);
   });
 });
