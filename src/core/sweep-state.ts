@@ -410,8 +410,7 @@ export class SweepBook {
 
   /** Negative when the metric value `a` of trial `an` ranks before `b` of trial `bn`: the better value, then the lower trial number. */
   private compareMetric(a: number, an: number, b: number, bn: number): number {
-    const sign = this.state.settings.metric === 'val_loss' ? 1 : -1;
-    return sign * (a - b) || an - bn;
+    return compareByMetric(this.state.settings.metric, a, an, b, bn);
   }
 
   private promoteMode(): boolean {
@@ -515,8 +514,7 @@ export class SweepBook {
   }
 
   /**
-   * Finished trials ranked below the top `keep` finished trials with a finite metric leave the
-   * table: the book keeps what ranking, counts and ASHA's rungs need, and their whole rows wait
+   * Finished trials ranked below the top `keep` finished trials leave the table: the book keeps what ranking, counts and ASHA's rungs need, and their whole rows wait
    * in `unwritten` for the sweep to write them to the store. Such a trial can never climb back:
    * its metric is final and later trials only add rows above or below it. So the state stays
    * bounded by `keep` plus the trials running or paused, whatever the sweep's length.
@@ -599,6 +597,12 @@ export function trainResultOf(trial: TrialRecord): TrainResult {
   };
 }
 
+/** Negative when value `a` of trial `an` ranks before `b` of trial `bn`: the better value, then the lower trial number. */
+function compareByMetric(metric: SweepSettings['metric'], a: number, an: number, b: number, bn: number): number {
+  const sign = metric === 'val_loss' ? 1 : -1;
+  return sign * (a - b) || an - bn;
+}
+
 function rowOf(t: TrialRecord): LeaderboardRow {
   return {
     rank: 0, trial: t.number, status: t.status, source: t.source, config: { ...t.config }, epochs: t.epochs, epochsTrained: t.epochsTrained,
@@ -612,13 +616,12 @@ function rowOf(t: TrialRecord): LeaderboardRow {
  * archived parts) both rank with it.
  */
 export function rankRows(rows: readonly LeaderboardRow[], metric: SweepSettings['metric']): LeaderboardRow[] {
-  const sign = metric === 'val_loss' ? 1 : -1;
   const finite = (r: LeaderboardRow) => r.metric !== undefined && r.metric !== null && Number.isFinite(r.metric);
   return [...rows].sort((a, b) => {
     const fa = finite(a);
     const fb = finite(b);
     if (!fa || !fb) return fa === fb ? a.trial - b.trial : fa ? -1 : 1;
-    return sign * (a.metric! - b.metric!) || a.trial - b.trial;
+    return compareByMetric(metric, a.metric!, a.trial, b.metric!, b.trial);
   }).map((r, i) => ({ ...r, rank: i + 1 }));
 }
 
