@@ -373,6 +373,12 @@ export class SweepBook {
     return ranked.slice(0, limit);
   }
 
+  /** A trial's leaderboard row (rank 0) while the state still holds it whole: not archived, or archived but not yet written. */
+  row(n: number): LeaderboardRow | undefined {
+    const trial = this.state.trials.find((t) => t.number === n);
+    return trial !== undefined ? rowOf(trial) : this.state.unwritten.find((r) => r.trial === n);
+  }
+
   /** Marks the first `count` unwritten rows as written (one more part in the store). */
   markWritten(count: number): void {
     if (!Number.isSafeInteger(count) || count < 1 || count > this.state.unwritten.length) {

@@ -47,6 +47,8 @@ export interface SweepInput {
   state?: SweepState | SweepStateV1;
   /** Runs of this sweep before this one (continue-as-new count). */
   continued?: number;
+  /** Events numbered so far by earlier runs (carried by continue-as-new). */
+  eventSeq?: number;
 }
 
 export interface SweepStatus {
@@ -92,12 +94,33 @@ export const stopSweepNowSignal = defineSignal<[reason?: string]>('stopNow');
 export const extendBudgetSignal = defineSignal<[n: number]>('extendBudget');
 export const setConcurrencySignal = defineSignal<[n: number]>('setConcurrency');
 export const enqueueTrialSignal = defineSignal<[config: Record<string, ParamValue>]>('enqueue');
+/**
+ * What happened to one trial: a rung started (with the trial's config when it is the first), or a
+ * rung's result (the trial's row right after it). `seq` grows by one per event over the whole
+ * sweep, continue-as-new included.
+ */
+export interface SweepEvent {
+  seq: number;
+  trial: number;
+  kind: 'started' | 'result';
+  /** 'started': the epoch the rung trains to, and the config on a trial's first rung. */
+  targetEpoch?: number;
+  config?: Record<string, ParamValue>;
+  source?: LeaderboardRow['source'];
+  /** 'result': the trial's row after the rung (status, epochs, metric, detail). */
+  row?: LeaderboardRow;
+}
+
+/** Events after `afterSeq` (all kept ones when absent), oldest first; a run keeps its last 1,000. */
+export const sweepEventsQuery = defineQuery<SweepEvent[], [afterSeq?: number]>('events');
+
 /** The leaderboard's head: the first `limit` rows (at most, and by default, the sweep's leaderboardKeep). */
 export const leaderboardQuery = defineQuery<LeaderboardRow[], [limit?: number]>('leaderboard');
 export const sweepStatusQuery = defineQuery<SweepStatus>('status');
 
 const DEFAULT_HISTORY_LIMIT = 10_000;
 const DEFAULT_ARCHIVE_PART_SIZE = 250;
+const MAX_EVENTS = 1000;
 /** Histories recorded before trials were archived to the store run without writing parts. */
 export const TRIAL_ARCHIVE_PATCH = 'sweep-trial-archive';
 
@@ -140,6 +163,13 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   setHandler(extendBudgetSignal, (n) => steer('extendBudget', () => book.extendBudget(n)));
   setHandler(setConcurrencySignal, (n) => steer('setConcurrency', () => book.setConcurrency(n)));
   setHandler(enqueueTrialSignal, (trial) => steer('enqueue', () => book.enqueue(trial)));
+  const events: SweepEvent[] = [];
+  let eventSeq = input.eventSeq ?? 0;
+  const emit = (event: Omit<SweepEvent, 'seq'>): void => {
+    events.push({ seq: ++eventSeq, ...event });
+    if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
+  };
+  setHandler(sweepEventsQuery, (afterSeq) => events.filter((e) => afterSeq === undefined || e.seq > afterSeq));
   setHandler(leaderboardQuery, (limit) => book.leaderboard(Math.min(book.keep, limit ?? book.keep)));
   setHandler(sweepStatusQuery, (): SweepStatus => ({
     sweepId, metric: sweep.metric, phase, budget: book.budget, concurrency: book.concurrency, counts: book.counts(), training: [...training].sort((a, b) => a - b),
@@ -160,6 +190,10 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const startRung = (launch: Launch): void => {
     const trialConfig = applyTrialConfig({ model: config.model, training: config.training }, launch.config);
     training.add(launch.trialNumber);
+    emit({
+      trial: launch.trialNumber, kind: 'started', targetEpoch: launch.targetEpoch,
+      ...(launch.plan === undefined ? { config: launch.config, source: book.row(launch.trialNumber)?.source ?? 'sampler' } : {}),
+    });
     const scope = new CancellationScope();
     rungScopes.set(launch.trialNumber, scope);
     const rung = scope.run(() => executeChild(trialWorkflow, {
@@ -178,6 +212,8 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
         else book.recordFailure(launch.trialNumber, failureText(err));
       })
       .finally(() => {
+        const row = book.row(launch.trialNumber);
+        emit({ trial: launch.trialNumber, kind: 'result', ...(row ? { row } : {}) });
         rungScopes.delete(launch.trialNumber);
         training.delete(launch.trialNumber);
         changed = true;
@@ -206,7 +242,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       if (draining) {
         // Nothing is in flight, so the next run takes over the whole sweep from the state alone.
         await writeArchived(true);
-        await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1 });
+        await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1, eventSeq });
       }
     }
     changed = false;

@@ -12,7 +12,7 @@ import { createWorkers, workflowBundle } from '../../src/workers/create-workers.
 import { datasetWorkflow, trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
 import { trialRungWorkflowId } from '../../src/workflows/trial-workflow.js';
 import {
-  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
+  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepEventsQuery, sweepStatusQuery, sweepWorkflow, type SweepResult,
 } from '../../src/workflows/sweep-workflow.js';
 import { waitFor } from './support/cli-process.js';
 import { tinySweepConfig } from './support/sweep-config.js';
@@ -201,6 +201,13 @@ describe('sweepWorkflow', () => {
     expect(parts.filter((f) => f.startsWith('part-')).length).toBeGreaterThanOrEqual(2);
     expect(result.best?.trial).toBe(written.leaderboard[0]!.trial);
     expect(result.bestTrial?.history.length).toBe(1);
+    // The events query of the last run: numbered on from the earlier runs, a start and a result for each of its rungs.
+    const events = await handle.query(sweepEventsQuery);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]!.seq).toBeGreaterThan(1);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => events[0]!.seq + i));
+    for (const e of events.filter((x) => x.kind === 'result')) expect(e.row).toMatchObject({ trial: e.trial, status: 'completed', epochs: 1 });
+    expect(events.filter((e) => e.kind === 'result').length).toBe(events.filter((e) => e.kind === 'started').length);
   }, 150_000);
 
   it('a pipeline whose config has a sweep runs it for phases 3-4 and takes the best trial into evaluation and validation', async () => {

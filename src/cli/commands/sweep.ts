@@ -7,7 +7,8 @@ import type { LeaderboardRow } from '../../core/sweep-state.js';
 import { CPU_QUEUE } from '../../core/task-queues.js';
 import { openStore } from '../../storage/open-store.js';
 import {
-  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepStatusQuery, sweepWorkflow, type SweepResult,
+  enqueueTrialSignal, extendBudgetSignal, leaderboardQuery, setConcurrencySignal, stopSweepNowSignal, stopSweepSignal, sweepEventsQuery, sweepStatusQuery, sweepWorkflow,
+  type SweepEvent, type SweepResult,
 } from '../../workflows/sweep-workflow.js';
 import { describeFailure } from '../failure-text.js';
 import { driveWorkflow } from '../drive-workflow.js';
@@ -61,26 +62,32 @@ export async function sweepStartCommand(configPath: string | undefined, options:
   });
 }
 
-/** Prints a line for every rung result and trial outcome the leaderboard shows, until aborted. */
+/** Prints a line for every trial started and every rung result (the sweep's events query), until aborted. */
 async function followSweep(handle: SweepHandle, metric: string, intervalMs: number, signal: AbortSignal): Promise<void> {
-  const seen = new Map<number, string>();
+  let after: number | undefined;
   while (!signal.aborted) {
-    const rows = await handle.query(leaderboardQuery).catch(() => undefined);
-    for (const row of [...(rows ?? [])].sort((a, b) => a.trial - b.trial)) {
-      const key = `${row.status}@${row.epochs}`;
-      if (seen.get(row.trial) === key) continue;
-      seen.set(row.trial, key);
-      if (row.metric === undefined && row.status === 'running') {
-        process.stderr.write(`  trial ${row.trial} started${row.source === 'enqueued' ? ' (enqueued)' : ''}: ${configText(row)}\n`);
-      } else {
-        process.stderr.write(`  trial ${row.trial} epoch ${row.epochs}: ${metric} ${fmt(row.metric)} -> ${row.status === 'running' ? 'continues' : row.status}${row.detail && row.status !== 'running' ? ` (${row.detail})` : ''}\n`);
-      }
-    }
+    const events = await handle.query(sweepEventsQuery, after).catch(() => undefined);
+    for (const line of eventLines(events ?? [], metric)) process.stderr.write(`${line}\n`);
+    after = events?.at(-1)?.seq ?? after;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, intervalMs);
       signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
   }
+}
+
+/** One line per event: a trial's first rung starting (with its config), or a rung's result. */
+export function eventLines(events: readonly SweepEvent[], metric: string): string[] {
+  const out: string[] = [];
+  for (const e of events) {
+    if (e.kind === 'started') {
+      if (e.config !== undefined) out.push(`  trial ${e.trial} started${e.source === 'enqueued' ? ' (enqueued)' : ''}: ${configText({ config: e.config })}`);
+    } else if (e.row !== undefined) {
+      const row = e.row;
+      out.push(`  trial ${row.trial} epoch ${row.epochs}: ${metric} ${fmt(row.metric)} -> ${row.status === 'running' ? 'continues' : row.status}${row.detail && row.status !== 'running' ? ` (${row.detail})` : ''}`);
+    }
+  }
+  return out;
 }
 
 function printResult(r: SweepResult): void {
@@ -100,7 +107,7 @@ export function formatLeaderboard(rows: readonly LeaderboardRow[], metric: strin
   return [header, ...body].map((cells) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-function configText(row: LeaderboardRow): string {
+function configText(row: Pick<LeaderboardRow, 'config'>): string {
   return Object.entries(row.config).map(([k, v]) => `${k}=${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : String(v)}`).join(' ');
 }
 
