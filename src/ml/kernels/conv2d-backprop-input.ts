@@ -33,7 +33,7 @@ function flipFilter(backend: BackendWasm, filter: tf.TensorInfo): tf.TensorInfo 
 }
 
 /** Places dy[b,oh,ow,:] at (oh*sh, ow*sw) of a zero grid [B, (OH-1)*sh+1, (OW-1)*sw+1, C]. */
-function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: number): tf.TensorInfo {
+export function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: number): tf.TensorInfo {
   const [b, oh, ow, c] = dy.shape as [number, number, number, number];
   const hd = (oh - 1) * sh + 1;
   const wd = (ow - 1) * sw + 1;

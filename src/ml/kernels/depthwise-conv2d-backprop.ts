@@ -1,11 +1,18 @@
 /**
- * The two depthwise-convolution gradients the wasm backend lacks, as typed-array loops over the
- * wasm heap. A depthwise filter touches each channel separately, so there is no matmul to hand
- * to XNNPACK; the loops visit (batch, output pixel, filter tap) once and run the channel (and
- * channel-multiplier) loop innermost, where memory is contiguous.
+ * The two depthwise-convolution gradients the wasm backend lacks.
+ *
+ * The input gradient with channel multiplier 1 and no dilation (every depthwise layer of the
+ * MobileNets and EfficientNet) is a "full" depthwise convolution of dy with the filter rotated by
+ * 180 degrees, so it runs in the backend's XNNPACK depthwise convolution (SIMD, threaded), dy
+ * first spread onto a zero grid when the stride is above 1, as for Conv2DBackpropInput.
+ * Other cases, and the filter gradient, are typed-array loops over the wasm heap that visit
+ * (batch, output pixel, filter tap) once and run the channel loop innermost, where memory is
+ * contiguous.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WASM, asWasmBackend, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { dilate } from './conv2d-backprop-input.js';
+import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32, runKernel } from './wasm-kernel-context.js';
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
 
@@ -42,6 +49,10 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
             if (iw < 0 || iw >= inWidth) continue;
             const xBase = ((b * inHeight + ih) * inWidth + iw) * inChannels;
             const wBase = (fh * filterWidth + fw) * outChannels;
+            if (multiplier === 1) {
+              for (let c = 0; c < inChannels; c++) dw[wBase + c] = dw[wBase + c]! + xs[xBase + c]! * dys[dyBase + c]!;
+              continue;
+            }
             for (let c = 0; c < inChannels; c++) {
               const xv = xs[xBase + c]!;
               const o = c * multiplier;
@@ -70,6 +81,7 @@ function depthwiseBackpropInput({ inputs, backend: anyBackend, attrs }: KernelAr
   const multiplier = outChannels / inChannels;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
+  if (multiplier === 1 && dilationHeight === 1 && dilationWidth === 1) return viaDepthwiseConv(backend, dy, filter, info);
 
   const dxInfo = backend.makeOutput(inputShape, 'float32');
   const dx = heapF32(backend, dxInfo);
@@ -100,6 +112,41 @@ function depthwiseBackpropInput({ inputs, backend: anyBackend, attrs }: KernelAr
     }
   }
   return dxInfo;
+}
+
+/** rot180 of a [KH, KW, C, 1] depthwise filter over its spatial axes. */
+function rotateDepthwise(backend: BackendWasm, filter: tf.TensorInfo): tf.TensorInfo {
+  const [kh, kw, c] = filter.shape as [number, number, number, number];
+  const rotated = backend.makeOutput(filter.shape, 'float32');
+  const dst = heapF32(backend, rotated);
+  const src = heapF32(backend, filter);
+  for (let r = 0; r < kh; r++) {
+    for (let q = 0; q < kw; q++) {
+      const from = ((kh - 1 - r) * kw + (kw - 1 - q)) * c;
+      dst.set(src.subarray(from, from + c), (r * kw + q) * c);
+    }
+  }
+  return rotated;
+}
+
+/** dx = depthwiseConv2d(dilate(dy, s), rot180(W), stride 1, pad KH-1-top / KW-1-left). */
+function viaDepthwiseConv(backend: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const rotated = rotateDepthwise(backend, filter);
+  const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
+  const top = filterHeight - 1 - info.padInfo.top;
+  const left = filterWidth - 1 - info.padInfo.left;
+  const bottom = inHeight + filterHeight - 1 - spread.shape[1]! - top;
+  const right = inWidth + filterWidth - 1 - spread.shape[2]! - left;
+  const dx = runKernel('DepthwiseConv2dNative', backend, { x: spread, filter: rotated }, {
+    strides: [1, 1],
+    dilations: [1, 1],
+    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
+    dataFormat: 'NHWC',
+  });
+  dispose(backend, rotated);
+  if (spread !== dy) dispose(backend, spread);
+  return dx;
 }
 
 export const depthwiseConv2dBackpropFilterConfig: tf.KernelConfig = {

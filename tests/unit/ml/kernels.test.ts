@@ -138,6 +138,11 @@ describe('project wasm kernels match the cpu backend', () => {
     [[2, 9, 9, 3], [3, 3, 3, 1], 1, 'same', 1],
     [[2, 10, 11, 4], [3, 3, 4, 2], 2, 'valid', 1],
     [[2, 8, 8, 3], [5, 5, 3, 2], 2, 'same', 1],
+    // Multiplier 1 (the input gradient runs as a depthwise convolution): the MobileNet and EfficientNet shapes.
+    [[2, 10, 10, 4], [3, 3, 4, 1], 2, 'same', 1],
+    [[2, 11, 9, 5], [5, 5, 5, 1], 2, 'same', 1],
+    [[2, 10, 11, 4], [3, 3, 4, 1], 2, 'valid', 1],
+    [[1, 7, 7, 8], [5, 5, 8, 1], 1, 'same', 1],
   ];
 
   it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropFilter x=%j filter=%j stride=%i pad=%s dilation=%i', async (xShape, fShape, s, pad, d) => {
