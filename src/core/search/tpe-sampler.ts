@@ -41,7 +41,7 @@ export interface TpeSamplerOptions {
 /**
  * One told trial, compactly: [trialNumber, value (null: failed), then each parameter's value in
  * `TpeSamplerState.params` order, null where its condition left it inactive]. A long sweep's
- * state carries one per trial, so it is ~40 bytes instead of ~130 as an object with keys.
+ * state carries one per trial, so it is ~50 bytes instead of ~130 as an object with keys.
  */
 export type PackedObservation = [number, number | null, ...(ParamValue | null)[]];
 
