@@ -52,6 +52,19 @@ export function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: 
   return out;
 }
 
+/**
+ * The padding of the "full" convolution that gives the input gradient: KH-1-top above and
+ * KW-1-left on the left of the (spread) dy, and whatever brings the output to the input's size
+ * below and on the right.
+ */
+export function inputGradientPad(info: tf.backend_util.Conv2DInfo, spread: tf.TensorInfo): [[0, 0], [number, number], [number, number], [0, 0]] {
+  const top = info.filterHeight - 1 - info.padInfo.top;
+  const left = info.filterWidth - 1 - info.padInfo.left;
+  const bottom = info.inHeight + info.filterHeight - 1 - spread.shape[1]! - top;
+  const right = info.inWidth + info.filterWidth - 1 - spread.shape[2]! - left;
+  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
 function conv2dBackpropInput({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConfig['kernelFunc']>[0]): tf.TensorInfo {
   const kernel = 'Conv2DBackpropInput';
   const backend = asWasmBackend(anyBackend);
@@ -64,21 +77,12 @@ function conv2dBackpropInput({ inputs, backend: anyBackend, attrs }: Parameters<
   const info = tf.backend_util.computeConv2DInfo(
     inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
   );
-  const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const { strideHeight, strideWidth } = info;
 
   const flipped = flipFilter(backend, filter);
   const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
-  const spreadHeight = spread.shape[1]!;
-  const spreadWidth = spread.shape[2]!;
-  const top = filterHeight - 1 - info.padInfo.top;
-  const left = filterWidth - 1 - info.padInfo.left;
-  const bottom = inHeight + filterHeight - 1 - spreadHeight - top;
-  const right = inWidth + filterWidth - 1 - spreadWidth - left;
   const dx = runKernel('Conv2D', backend, { x: spread, filter: flipped }, {
-    strides: [1, 1],
-    dilations: [1, 1],
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC',
+    strides: [1, 1], dilations: [1, 1], pad: inputGradientPad(info, spread), dataFormat: 'NHWC',
   });
   dispose(backend, flipped);
   if (spread !== dy) dispose(backend, spread);

@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { dilate } from './conv2d-backprop-input.js';
+import { dilate, inputGradientPad } from './conv2d-backprop-input.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32, runKernel } from './wasm-kernel-context.js';
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
@@ -131,18 +131,11 @@ function rotateDepthwise(backend: BackendWasm, filter: tf.TensorInfo): tf.Tensor
 
 /** dx = depthwiseConv2d(dilate(dy, s), rot180(W), stride 1, pad KH-1-top / KW-1-left). */
 function viaDepthwiseConv(backend: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { inHeight, inWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const { strideHeight, strideWidth } = info;
   const rotated = rotateDepthwise(backend, filter);
   const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
-  const top = filterHeight - 1 - info.padInfo.top;
-  const left = filterWidth - 1 - info.padInfo.left;
-  const bottom = inHeight + filterHeight - 1 - spread.shape[1]! - top;
-  const right = inWidth + filterWidth - 1 - spread.shape[2]! - left;
   const dx = runKernel('DepthwiseConv2dNative', backend, { x: spread, filter: rotated }, {
-    strides: [1, 1],
-    dilations: [1, 1],
-    pad: [[0, 0], [top, bottom], [left, right], [0, 0]],
-    dataFormat: 'NHWC',
+    strides: [1, 1], dilations: [1, 1], pad: inputGradientPad(info, spread), dataFormat: 'NHWC',
   });
   dispose(backend, rotated);
   if (spread !== dy) dispose(backend, spread);
