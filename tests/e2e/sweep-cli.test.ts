@@ -58,6 +58,11 @@ describe('durable-vision sweep', () => {
     expect(result.counts.total).toBe(3);
     expect(result.counts.completed + result.counts.pruned).toBe(3);
     expect(run.output).toMatch(/trial \d epoch 1: val_accuracy 0\.\d{4} -> (continues|pruned|completed)/);
+    // Every trial's start and final outcome, even those after the last poll (the sweep takes a few seconds).
+    for (const row of result.leaderboard) {
+      expect(run.output).toContain(`trial ${row.trial} started`);
+      expect(run.output).toMatch(new RegExp(`trial ${row.trial} epoch ${row.epochs}: val_accuracy \\d\\.\\d{4} -> ${row.status}`));
+    }
     expect(run.output).toMatch(/rank\s+trial\s+status\s+epochs\s+val_accuracy\s+best\s+config/);
     expect(run.output).toContain(`best: trial ${result.best!.trial}`);
     const written = JSON.parse(await readFile(join(dir, 'artifacts', 'sweeps', 'cli-sweep', 'leaderboard.json'), 'utf8')) as { leaderboard: unknown[] };

@@ -62,18 +62,28 @@ export async function sweepStartCommand(configPath: string | undefined, options:
   });
 }
 
-/** Prints a line for every trial started and every rung result (the sweep's events query), until aborted. */
+/**
+ * Prints a line for every trial started and every rung result (the sweep's events query), until
+ * aborted. When the sweep has ended, the events after the last poll are printed too (the query
+ * replays a closed workflow), so a sweep quicker than the poll interval still shows its rungs.
+ */
 async function followSweep(handle: SweepHandle, metric: string, intervalMs: number, signal: AbortSignal): Promise<void> {
   let after: number | undefined;
-  while (!signal.aborted) {
+  const poll = async (): Promise<void> => {
     const events = await handle.query(sweepEventsQuery, after).catch(() => undefined);
     for (const line of eventLines(events ?? [], metric)) process.stderr.write(`${line}\n`);
     after = events?.at(-1)?.seq ?? after;
+  };
+  while (!signal.aborted) {
+    await poll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, intervalMs);
       signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
     });
   }
+  // Interrupted (Ctrl-C) leaves it running, with workers stopping: nothing more to ask then.
+  const status = await handle.describe().then((d) => d.status.name, () => 'UNKNOWN');
+  if (status === 'COMPLETED') await poll();
 }
 
 /** One line per event: a trial's first rung starting (with its config), or a rung's result. */
