@@ -73,9 +73,10 @@ export function createSweepActivities({ stores }: { stores: StoreCache }): Sweep
         rows.push(...parsed.rows);
       }
       const leaderboard = rankRows(rows, input.metric as SweepSettings['metric']);
-      if (leaderboard.length !== input.counts.total || new Set(leaderboard.map((r) => r.trial)).size !== leaderboard.length) {
+      const distinct = new Set(leaderboard.map((r) => r.trial)).size;
+      if (leaderboard.length !== input.counts.total || distinct !== leaderboard.length) {
         throw ApplicationFailure.nonRetryable(
-          `sweep ${input.sweepId}: the leaderboard has ${leaderboard.length} rows for ${new Set(leaderboard.map((r) => r.trial)).size} distinct trials, expected ${input.counts.total}`,
+          `sweep ${input.sweepId}: the leaderboard has ${leaderboard.length} rows for ${distinct} distinct trials, expected ${input.counts.total}`,
           'CorruptArtifact',
         );
       }

@@ -225,7 +225,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   const writeArchived = async (all: boolean): Promise<void> => {
     while (book.unwritten.length >= (all ? 1 : archivePartSize) && patched(TRIAL_ARCHIVE_PATCH)) {
       const rows = book.unwritten.slice(0, archivePartSize);
-      await activities.writeSweepTrialsPart({ sweepId, storeUri, part: book.archiveParts, rows: [...rows] });
+      await activities.writeSweepTrialsPart({ sweepId, storeUri, part: book.archiveParts, rows });
       book.markWritten(rows.length);
     }
   };

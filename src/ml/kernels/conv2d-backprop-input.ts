@@ -33,7 +33,7 @@ function flipFilter(backend: BackendWasm, filter: tf.TensorInfo): tf.TensorInfo 
 }
 
 /** Places dy[b,oh,ow,:] at (oh*sh, ow*sw) of a zero grid [B, (OH-1)*sh+1, (OW-1)*sw+1, C]. */
-export function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: number): tf.TensorInfo {
+function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: number): tf.TensorInfo {
   const [b, oh, ow, c] = dy.shape as [number, number, number, number];
   const hd = (oh - 1) * sh + 1;
   const wd = (ow - 1) * sw + 1;
@@ -53,16 +53,25 @@ export function dilate(backend: BackendWasm, dy: tf.TensorInfo, sh: number, sw: 
 }
 
 /**
- * The padding of the "full" convolution that gives the input gradient: KH-1-top above and
- * KW-1-left on the left of the (spread) dy, and whatever brings the output to the input's size
- * below and on the right.
+ * The input gradient as the "full" forward convolution `kernel` (Conv2D, or DepthwiseConv2dNative
+ * for a depthwise layer) of dy with the already rotated filter: dy spread onto a zero grid for
+ * stride > 1, stride 1, padding KH-1-top above and KW-1-left on the left, and whatever brings the
+ * output to the input's size below and on the right.
  */
-export function inputGradientPad(info: tf.backend_util.Conv2DInfo, spread: tf.TensorInfo): [[0, 0], [number, number], [number, number], [0, 0]] {
+export function inputGradientConvolution(
+  backend: BackendWasm, kernel: 'Conv2D' | 'DepthwiseConv2dNative', dy: tf.TensorInfo, rotated: tf.TensorInfo, info: tf.backend_util.Conv2DInfo,
+): tf.TensorInfo {
+  const { strideHeight, strideWidth } = info;
+  const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
   const top = info.filterHeight - 1 - info.padInfo.top;
   const left = info.filterWidth - 1 - info.padInfo.left;
   const bottom = info.inHeight + info.filterHeight - 1 - spread.shape[1]! - top;
   const right = info.inWidth + info.filterWidth - 1 - spread.shape[2]! - left;
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const dx = runKernel(kernel, backend, { x: spread, filter: rotated }, {
+    strides: [1, 1], dilations: [1, 1], pad: [[0, 0], [top, bottom], [left, right], [0, 0]], dataFormat: 'NHWC',
+  });
+  if (spread !== dy) dispose(backend, spread);
+  return dx;
 }
 
 function conv2dBackpropInput({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConfig['kernelFunc']>[0]): tf.TensorInfo {
@@ -77,15 +86,9 @@ function conv2dBackpropInput({ inputs, backend: anyBackend, attrs }: Parameters<
   const info = tf.backend_util.computeConv2DInfo(
     inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false,
   );
-  const { strideHeight, strideWidth } = info;
-
   const flipped = flipFilter(backend, filter);
-  const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
-  const dx = runKernel('Conv2D', backend, { x: spread, filter: flipped }, {
-    strides: [1, 1], dilations: [1, 1], pad: inputGradientPad(info, spread), dataFormat: 'NHWC',
-  });
+  const dx = inputGradientConvolution(backend, 'Conv2D', dy, flipped, info);
   dispose(backend, flipped);
-  if (spread !== dy) dispose(backend, spread);
   return dx;
 }
 

@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { dilate, inputGradientPad } from './conv2d-backprop-input.js';
-import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32, runKernel } from './wasm-kernel-context.js';
+import { inputGradientConvolution } from './conv2d-backprop-input.js';
+import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
 
@@ -131,14 +131,9 @@ function rotateDepthwise(backend: BackendWasm, filter: tf.TensorInfo): tf.Tensor
 
 /** dx = depthwiseConv2d(dilate(dy, s), rot180(W), stride 1, pad KH-1-top / KW-1-left). */
 function viaDepthwiseConv(backend: BackendWasm, dy: tf.TensorInfo, filter: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { strideHeight, strideWidth } = info;
   const rotated = rotateDepthwise(backend, filter);
-  const spread = strideHeight === 1 && strideWidth === 1 ? dy : dilate(backend, dy, strideHeight, strideWidth);
-  const dx = runKernel('DepthwiseConv2dNative', backend, { x: spread, filter: rotated }, {
-    strides: [1, 1], dilations: [1, 1], pad: inputGradientPad(info, spread), dataFormat: 'NHWC',
-  });
+  const dx = inputGradientConvolution(backend, 'DepthwiseConv2dNative', dy, rotated, info);
   dispose(backend, rotated);
-  if (spread !== dy) dispose(backend, spread);
   return dx;
 }
 
