@@ -77,8 +77,10 @@ if (existsSync(reportFile)) {
 // skipped; any other unhandled error still fails the run.
 if (vitest && existsSync(reportFile)) {
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));
-  const errors = Number(/^\s*Errors\s+(\d+) errors?/m.exec(run.output)?.[1] ?? 0);
-  const rpcTimeouts = run.output.match(/Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"/g)?.length ?? 0;
+  // The summary is coloured when the output is a terminal or FORCE_COLOR is set: read it plain.
+  const plain = run.output.replace(/\x1b\[[0-9;]*m/g, '');
+  const errors = Number(/^\s*Errors\s+(\d+) errors?/m.exec(plain)?.[1] ?? 0);
+  const rpcTimeouts = plain.match(/Error: \[vitest-worker\]: Timeout calling "onTaskUpdate"/g)?.length ?? 0;
   const suitesOk = (report.numFailedTestSuites ?? 1) === 0 && (report.numRuntimeErrorTestSuites ?? 0) === 0;
   const allAccounted = passed + skipped === (report.numTotalTests ?? -1) && passed > 0;
   if (failedTests === 0 && suitesOk && allAccounted && errors > 0 && errors === rpcTimeouts) {
