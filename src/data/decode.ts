@@ -12,7 +12,9 @@
  * to 512x512 grey (or as many samples) that the target shrinks are decoded and shrunk in JS too
  * (`decodeShrinkPng`: Pillow's BILINEAR resize, within a few levels of sharp's 'linear'), as
  * sharp's fixed per-image cost outweighs their pixels; everything else goes through sharp. All
- * paths end in the same channel conversion.
+ * paths end in the same channel conversion. Embedded colour profiles: sRGB itself is left as is;
+ * matrix/TRC and grey profiles are converted to sRGB in JS after the resize (icc-transform.ts,
+ * within one level of lcms); any other goes through sharp's lcms before the resize.
  */
 import { createHash } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
@@ -22,6 +24,7 @@ import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js'
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
 import { inspectTiff } from './tiff-info.js';
 import { HeifConvertError, heifToPng } from './heif-convert.js';
+import { iccTransformFor, type IccTransform } from './icc-transform.js';
 import { decodePng, FastPathDeclined, fastPngEligible, PngDataError, pngShrinkEligible, SHRINK_PNG_REUSE_PIXELS } from './png-fast-decode.js';
 import { resizeBilinear } from './decode-resize.js';
 import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
@@ -237,7 +240,7 @@ function jpegSource(info: JpegInfo): SourceImageInfo {
 const DEPTH_BITS: Record<string, number> = { uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64, complex: 64, dpcomplex: 128 };
 
 /** Header facts of a WebP/GIF/TIFF/AVIF/HEIF file, read by sharp without decoding pixels. */
-async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array): Promise<{ source: SourceImageInfo; srgbProfile: boolean; compression?: string }> {
+async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array): Promise<{ source: SourceImageInfo; colour: ProfilePlan; compression?: string }> {
   let meta: sharp.Metadata;
   try {
     // The pixel limit is checked below with a better message; metadata reads only the header.
@@ -257,7 +260,7 @@ async function sharpSource(r: Resolved, format: ImageFormat, bytes: Uint8Array):
     hasAlpha: meta.hasAlpha ?? false,
   };
   if (meta.orientation !== undefined) source.orientation = meta.orientation;
-  return { source, srgbProfile: meta.icc !== undefined && isSrgbProfile(meta.icc), ...(meta.compression !== undefined ? { compression: meta.compression } : {}) };
+  return { source, colour: profilePlan(meta.icc), ...(meta.compression !== undefined ? { compression: meta.compression } : {}) };
 }
 
 /**
@@ -279,33 +282,67 @@ function isSrgbProfile(profile: Uint8Array): boolean {
   return digest !== undefined && createHash('sha256').update(profile).digest('hex') === digest;
 }
 
-/** Whether a PNG's iCCP chunk holds an sRGB profile of `SRGB_PROFILES`; false when it cannot tell. */
-function pngProfileIsSrgb(bytes: Uint8Array, info: PngInfo): boolean {
-  if (!info.iccp) return false;
+/**
+ * What the decode does with an image's embedded colour profile: nothing (none, or sRGB itself:
+ * `SRGB_PROFILES`), convert it after the resize in JS (`transform`: a matrix/TRC or grey profile,
+ * `iccTransformFor`), or leave it to sharp, which converts through lcms before the resize.
+ */
+interface ProfilePlan {
+  srgbProfile: boolean;
+  transform?: IccTransform;
+}
+
+const NO_PROFILE: ProfilePlan = { srgbProfile: false };
+
+function profilePlan(profile: Uint8Array | undefined): ProfilePlan {
+  if (!profile) return NO_PROFILE;
+  if (isSrgbProfile(profile)) return { srgbProfile: true };
+  const transform = iccTransformFor(profile);
+  return transform ? { srgbProfile: false, transform } : NO_PROFILE;
+}
+
+/** The profile in a PNG's iCCP chunk; undefined when there is none or it does not inflate. */
+function pngProfile(bytes: Uint8Array, info: PngInfo): Uint8Array | undefined {
+  if (!info.iccp) return undefined;
   const [start, end] = info.iccp;
   // Profile name (1-79 bytes), NUL, compression method 0, then the zlib stream.
   const nul = bytes.subarray(start, Math.min(end, start + 80)).indexOf(0);
-  if (nul < 1 || bytes[start + nul + 1] !== 0) return false;
+  if (nul < 1 || bytes[start + nul + 1] !== 0) return undefined;
   try {
-    return isSrgbProfile(inflateSync(bytes.subarray(start + nul + 2, end), { maxOutputLength: 4096 }));
+    return inflateSync(bytes.subarray(start + nul + 2, end), { maxOutputLength: MAX_PROFILE_BYTES });
   } catch {
-    return false; // damaged or larger than any profile listed: sharp decides as before
+    return undefined; // damaged or larger than any profile read here: sharp decides as before
   }
 }
 
-/** Whether a JPEG's APP2 ICC segments join into an sRGB profile of `SRGB_PROFILES`. */
-function jpegProfileIsSrgb(bytes: Uint8Array, info: JpegInfo): boolean {
-  if (!info.icc) return false;
+/** Profiles are read up to this size; a larger one (lookup tables) is left to sharp. */
+const MAX_PROFILE_BYTES = 1 << 20;
+
+/** A JPEG's APP2 ICC segments joined in sequence order. */
+function jpegProfile(bytes: Uint8Array, info: JpegInfo): Uint8Array | undefined {
+  if (!info.icc) return undefined;
   const pieces = [...info.icc].sort((a, b) => a.seq - b.seq);
   const size = pieces.reduce((n, p) => n + p.range[1] - p.range[0], 0);
-  if (!SRGB_PROFILES.has(size)) return false;
+  if (size > MAX_PROFILE_BYTES) return undefined;
   const profile = new Uint8Array(size);
   let at = 0;
   for (const { range } of pieces) {
     profile.set(bytes.subarray(range[0], range[1]), at);
     at += range[1] - range[0];
   }
-  return isSrgbProfile(profile);
+  return profile;
+}
+
+/**
+ * Whether `plan`'s JS transform applies to this source: 8-bit, no alpha (flattening onto the
+ * background happens before the resize, in sRGB), the profile's kind matching the channels, the
+ * file in RGB order, and no coloured letterbox (it would be converted as if in the profile's space).
+ */
+function usesTransform(r: Resolved, plan: ProfilePlan, channels: number, bitDepth: number, hasAlpha: boolean): plan is ProfilePlan & { transform: IccTransform } {
+  const t = plan.transform;
+  if (!t || hasAlpha || bitDepth > 8 || r.bgr) return false;
+  if (r.fit === 'contain' && (r.background[0] !== 0 || r.background[1] !== 0 || r.background[2] !== 0)) return false;
+  return t.kind === 'rgb' ? channels === 3 : channels === 1;
 }
 
 /** Where a decode writes its pixels: `out` from `offset`, or a new array when `out` is absent. */
@@ -380,7 +417,7 @@ function decodeFastPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Dest
  * alpha (onto the background in the file's channel order), `resizeBilinear`, then the channel
  * conversion. Undefined when the decoder declines (sharp then decodes it).
  */
-function decodeShrinkPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Destination): Uint8Array | undefined {
+function decodeShrinkPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: Destination, transform?: IccTransform): Uint8Array | undefined {
   let png;
   try {
     png = decodePng(bytes, info, info.width * info.height <= SHRINK_PNG_REUSE_PIXELS);
@@ -401,9 +438,12 @@ function decodeShrinkPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: De
   const pixels = r.width * r.height;
   if (ch === r.channels && !r.bgr) {
     const { out, offset } = target(r, dest);
-    return resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, out, offset);
+    resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, out, offset);
+    transform?.apply(out.subarray(offset, offset + pixels * ch), pixels, ch);
+    return out;
   }
   const resized = resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, new Uint8Array(pixels * ch));
+  transform?.apply(resized, pixels, ch);
   return toTarget(r, resized, pixels, ch, dest);
 }
 
@@ -595,14 +635,17 @@ function sharpInput(r: Resolved, bytes: Uint8Array, ignoreIcc: boolean): sharp.S
   return sharp(bytes, { failOn: 'warning', limitInputPixels: r.maxPixels, ignoreIcc });
 }
 
-async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo, srgbProfile: boolean, dest: Destination): Promise<Uint8Array> {
+async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo, colour: ProfilePlan, dest: Destination): Promise<Uint8Array> {
   const greySource = source.channels <= 2;
+  // A profile converted in JS after the resize is not applied by sharp.
+  const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+  const ignoreIcc = colour.srgbProfile || transform !== undefined;
   const swapped = source.orientation !== undefined && source.orientation >= 5;
   const shrinking = shrinks(r, swapped ? source.height : source.width, swapped ? source.width : source.height);
   let output: { data: Buffer; info: sharp.OutputInfo };
   if (source.bitDepth === 16) {
     // Two steps, so 16-bit samples are reduced by `reduce16To8` (sharp keeps the high byte).
-    const wide = await runSharp(r, format, () => sharpInput(r, bytes, srgbProfile).rotate().toColourspace(greySource ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }));
+    const wide = await runSharp(r, format, () => sharpInput(r, bytes, ignoreIcc).rotate().toColourspace(greySource ? 'grey16' : 'rgb16').raw({ depth: 'ushort' }));
     const { width, height, channels } = wide.info;
     const aligned = wide.data.byteOffset % 2 === 0 ? wide.data : Buffer.from(wide.data);
     const samples = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
@@ -611,7 +654,7 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
     const raw = (): sharp.Sharp => sharp(narrow, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } });
     output = await runSharp(r, format, () => flattenAndResize(r, raw(), greySource, hasAlpha, shrinks(r, width, height)));
   } else {
-    output = await runSharp(r, format, () => flattenAndResize(r, sharpInput(r, bytes, srgbProfile).rotate(), greySource, source.hasAlpha, shrinking));
+    output = await runSharp(r, format, () => flattenAndResize(r, sharpInput(r, bytes, ignoreIcc).rotate(), greySource, source.hasAlpha, shrinking));
   }
   const { data, info } = output;
   if (info.width !== r.width || info.height !== r.height) {
@@ -619,6 +662,7 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
   }
   let samples: Uint8Array = data;
   let from: number = info.channels;
+  if (transform) transform.apply(samples, r.width * r.height, from);
   if (from === 2 || from === 4) {
     // An alpha channel the header did not announce: flatten it here, still in file order.
     const [red, green, blue] = r.background;
@@ -644,7 +688,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions): Pr
  */
 type SyncStep =
   | { done: true; pixels: Uint8Array; source: SourceImageInfo }
-  | { done: false; format: ImageFormat; source?: SourceImageInfo; srgbProfile?: boolean };
+  | { done: false; format: ImageFormat; source?: SourceImageInfo; colour?: ProfilePlan };
 
 function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): SyncStep {
   if (bytes.length === 0) throw new ImageDecodeError(r.key, 'zero-byte', 'file is empty (0 bytes)');
@@ -663,19 +707,20 @@ function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): Sync
       const pixels = decodeFastPng(r, bytes, png.info, dest);
       if (pixels) return { done: true, pixels, source };
     }
-    const srgbProfile = pngProfileIsSrgb(bytes, png.info);
-    if (!r.forceSharp && pngShrinkEligible(png.info, r, srgbProfile)) {
-      const pixels = decodeShrinkPng(r, bytes, png.info, dest);
+    const colour = profilePlan(pngProfile(bytes, png.info));
+    const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+    if (!r.forceSharp && pngShrinkEligible(png.info, r, colour.srgbProfile || transform !== undefined)) {
+      const pixels = decodeShrinkPng(r, bytes, png.info, dest, transform);
       if (pixels) return { done: true, pixels, source };
     }
-    return { done: false, format, source, srgbProfile };
+    return { done: false, format, source, colour };
   }
   if (format === 'jpeg') {
     const jpeg = inspectJpeg(bytes);
     const header = jpeg.info;
     if (header) checkSize(r, header.width, header.height);
     if (!jpeg.ok) throw new ImageDecodeError(r.key, jpeg.reason, jpeg.detail);
-    return { done: false, format, source: jpegSource(jpeg.info), srgbProfile: jpegProfileIsSrgb(bytes, jpeg.info) };
+    return { done: false, format, source: jpegSource(jpeg.info), colour: profilePlan(jpegProfile(bytes, jpeg.info)) };
   }
   if (format === 'webp') {
     const short = checkRiffLength(bytes);
@@ -710,15 +755,15 @@ export function startDecode(bytes: Uint8Array, r: ResolvedDecodeOptions, out?: U
 }
 
 async function finishWithSharp(r: Resolved, step: Extract<SyncStep, { done: false }>, bytes: Uint8Array, dest: Destination): Promise<DecodedImage> {
-  let { source, srgbProfile = false } = step;
+  let { source, colour = NO_PROFILE } = step;
   if (!source) {
     let compression: string | undefined;
-    ({ source, srgbProfile, compression } = await sharpSource(r, step.format, bytes));
+    ({ source, colour, compression } = await sharpSource(r, step.format, bytes));
     checkSize(r, source.width, source.height);
     // HEIC: sharp's libvips has no HEVC decoder, so libheif's heif-convert makes a PNG of it.
     if (step.format === 'heif' && compression === 'hevc') return decodeHevcHeif(r, bytes, source, dest);
   }
-  const pixels = await decodeWithSharp(r, step.format, bytes, source, srgbProfile, dest);
+  const pixels = await decodeWithSharp(r, step.format, bytes, source, colour, dest);
   return { pixels: imageView(r, pixels, dest.out, dest.offset), source };
 }
 
@@ -751,7 +796,11 @@ export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-
   const png = inspectPng(bytes);
   if (!png.ok) return 'sharp';
   if (fastPngEligible(png.info, options)) return 'fast-png';
-  return pngShrinkEligible(png.info, options, pngProfileIsSrgb(bytes, png.info)) ? 'fast-png' : 'sharp';
+  const r = resolveDecodeOptions(options);
+  const colour = profilePlan(pngProfile(bytes, png.info));
+  const source = pngSource(png.info, png.info);
+  const handled = colour.srgbProfile || usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha);
+  return pngShrinkEligible(png.info, options, handled) ? 'fast-png' : 'sharp';
 }
 
 /**

@@ -83,17 +83,18 @@ export const SHRINK_PNG_REUSE_PIXELS = 512 * 512;
 
 /**
  * Whether a PNG that the target shrinks (along either axis) is decoded and resized in JS instead
- * of by sharp: not interlaced, no EXIF chunk (orientation) or cICP chunk, no colour profile but
- * sRGB (`srgbProfile`: sharp would leave that unapplied too), small enough
+ * of by sharp: not interlaced, no EXIF chunk (orientation) or cICP chunk, no colour profile the
+ * caller cannot handle (`profileHandled`: sRGB itself, which sharp leaves unapplied too, or one
+ * the decoder converts in JS after the resize), small enough
  * (`SHRINK_PNG_MAX_SAMPLES`), and 'fill' or a target of the same aspect ratio (no crop or letterbox). sharp's fixed cost per
  * image (~2-4 ms of CPU here, whatever the size) is then avoided: node:zlib inflates, the rest
  * is JS, `resizeBilinear` shrinks with the triangle filter sharp's path would use ('linear').
  */
-export function pngShrinkEligible(info: PngInfo, options: Pick<DecodeOptions, 'width' | 'height' | 'fit'>, srgbProfile: boolean): boolean {
+export function pngShrinkEligible(info: PngInfo, options: Pick<DecodeOptions, 'width' | 'height' | 'fit'>, profileHandled: boolean): boolean {
   if (info.interlace !== 0) return false;
   const samples = info.colorType === 3 ? 3 : pngChannels(info.colorType);
   if (info.width * info.height * samples > SHRINK_PNG_MAX_SAMPLES) return false;
-  if ((info.chunks.has('iCCP') && !srgbProfile) || info.chunks.has('eXIf') || info.chunks.has('cICP')) return false;
+  if ((info.chunks.has('iCCP') && !profileHandled) || info.chunks.has('eXIf') || info.chunks.has('cICP')) return false;
   const { width, height } = options;
   if ((options.fit ?? 'fill') !== 'fill' && width * info.height !== height * info.width) return false;
   return width < info.width || height < info.height;
