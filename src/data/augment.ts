@@ -168,6 +168,34 @@ function flipInPlace(buf: Uint8Array, o: number, h: number, w: number, c: number
     for (let p = 0, q = pixels - 1; p < half; p++, q--) swapPixel(buf, o + p * c, o + q * c, c);
     return;
   }
+  if (hflip && !vflip && (c === 1 || c === 3)) {
+    // Each row reversed by itself, the swaps written out: a generic per-pixel loop costs ~20 ns a
+    // pixel here, this ~1.
+    for (let y = 0; y < h; y++) {
+      let a = o + y * w * c;
+      let b = a + (w - 1) * c;
+      if (c === 1) {
+        for (; a < b; a++, b--) {
+          const t = buf[a]!;
+          buf[a] = buf[b]!;
+          buf[b] = t;
+        }
+      } else {
+        for (; a < b; a += 3, b -= 3) {
+          const r = buf[a]!;
+          const g = buf[a + 1]!;
+          const bl = buf[a + 2]!;
+          buf[a] = buf[b]!;
+          buf[a + 1] = buf[b + 1]!;
+          buf[a + 2] = buf[b + 2]!;
+          buf[b] = r;
+          buf[b + 1] = g;
+          buf[b + 2] = bl;
+        }
+      }
+    }
+    return;
+  }
   for (let y = 0; y < rows; y++) {
     const my = vflip ? h - 1 - y : y;
     for (let x = 0; x < cols; x++) {

@@ -155,7 +155,7 @@ function rgbTransform(matrix: number[][], curves: [Curve, Curve, Curve]): IccTra
   const [m00, m01, m02] = matrix[0] as [number, number, number];
   const [m10, m11, m12] = matrix[1] as [number, number, number];
   const [m20, m21, m22] = matrix[2] as [number, number, number];
-  const clampIndex = (y: number): number => (y <= 0 ? 0 : y >= 1 ? ENCODE_STEPS : Math.round(y * ENCODE_STEPS));
+  const clampIndex = (y: number): number => (y <= 0 ? 0 : y >= 1 ? ENCODE_STEPS : (y * ENCODE_STEPS + 0.5) | 0);
   return {
     kind: 'rgb',
     apply(data, pixels, channels) {

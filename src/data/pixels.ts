@@ -24,6 +24,10 @@ export function convertChannels(src: ArrayLike<number>, pixels: number, from: nu
   if (out.length < outOffset + pixels * to) {
     throw new RangeError(`convertChannels: output needs ${outOffset + pixels * to} bytes, has ${out.length}`);
   }
+  if (from === to && src instanceof Uint8Array) {
+    out.set(src.subarray(0, pixels * from), outOffset);
+    return;
+  }
   let o = outOffset;
   if (to === 1) {
     if (from === 1 || from === 2) {
