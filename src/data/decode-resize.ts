@@ -174,6 +174,25 @@ function horizontalGrey(src: Uint8Array, width: number, rowFirst: number, rowEnd
   for (let y = rowFirst; y < rowEnd; y++) {
     const s = y * width;
     const m = (y - rowFirst) * outWidth;
+    if (taps === 5 && y + 1 < rowEnd) {
+      // Two rows at once: each tap's position and weight is loaded once for both.
+      const m2 = m + outWidth;
+      for (let x = 0, wb = 0; x < outWidth; x++, wb += 5) {
+        const at = s + (first[x] as number);
+        const at2 = at + width;
+        const w0 = weights[wb] as number;
+        const w1 = weights[wb + 1] as number;
+        const w2 = weights[wb + 2] as number;
+        const w3 = weights[wb + 3] as number;
+        const w4 = weights[wb + 4] as number;
+        mid[m + x] = clip8(HALF + w0 * (src[at] as number) + w1 * (src[at + 1] as number) + w2 * (src[at + 2] as number) +
+          w3 * (src[at + 3] as number) + w4 * (src[at + 4] as number));
+        mid[m2 + x] = clip8(HALF + w0 * (src[at2] as number) + w1 * (src[at2 + 1] as number) + w2 * (src[at2 + 2] as number) +
+          w3 * (src[at2 + 3] as number) + w4 * (src[at2 + 4] as number));
+      }
+      y++;
+      continue;
+    }
     if (taps === 5) {
       for (let x = 0, wb = 0; x < outWidth; x++, wb += 5) {
         const at = s + (first[x] as number);
