@@ -36,6 +36,10 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
   const dw = heapF32(backend, dwInfo);
   const xs = heapF32(backend, x);
   const dys = heapF32(backend, dy);
+  if (multiplier === 1) {
+    filterGradientMultiplier1(xs, dys, dw, info);
+    return dwInfo;
+  }
   dw.fill(0);
   for (let b = 0; b < batchSize; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
@@ -49,10 +53,6 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
             if (iw < 0 || iw >= inWidth) continue;
             const xBase = ((b * inHeight + ih) * inWidth + iw) * inChannels;
             const wBase = (fh * filterWidth + fw) * outChannels;
-            if (multiplier === 1) {
-              for (let c = 0; c < inChannels; c++) dw[wBase + c] = dw[wBase + c]! + xs[xBase + c]! * dys[dyBase + c]!;
-              continue;
-            }
             for (let c = 0; c < inChannels; c++) {
               const xv = xs[xBase + c]!;
               const o = c * multiplier;
@@ -64,6 +64,70 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
     }
   }
   return dwInfo;
+}
+
+/** Scratch accumulators (float64) for the filter gradient, grown as needed. */
+let filterSums = new Float64Array(0);
+
+/**
+ * The filter gradient with channel multiplier 1: dW[fh, fw, c] = sum over (b, oh, ow) of
+ * x[b, oh*s + fh*d - top, ow*s + fw*d - left, c] * dy[b, oh, ow, c]. For each (b, oh, fh, fw)
+ * the output columns whose input column is inside the image are found once, then the tap's C
+ * sums run over them with four channels' sums held in locals (no load and store of the
+ * accumulator per product), in float64, written out once at the end.
+ */
+function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const taps = filterHeight * filterWidth;
+  if (filterSums.length < taps * C) filterSums = new Float64Array(taps * C);
+  const sums = filterSums;
+  sums.fill(0, 0, taps * C);
+  const c4 = C - (C % 4);
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const dyRow = (b * outHeight + oh) * outWidth * C;
+      for (let fh = 0; fh < filterHeight; fh++) {
+        const ih = oh * strideHeight + fh * dilationHeight - top;
+        if (ih < 0 || ih >= inHeight) continue;
+        const xRow = (b * inHeight + ih) * inWidth * C;
+        for (let fw = 0; fw < filterWidth; fw++) {
+          const shift = fw * dilationWidth - left; // iw = ow * strideWidth + shift
+          const owLo = shift >= 0 ? 0 : Math.ceil(-shift / strideWidth);
+          const owHi = Math.min(outWidth, Math.floor((inWidth - 1 - shift) / strideWidth) + 1);
+          if (owLo >= owHi) continue;
+          const sBase = (fh * filterWidth + fw) * C;
+          const xStep = strideWidth * C;
+          const xFirst = xRow + (owLo * strideWidth + shift) * C;
+          const dyFirst = dyRow + owLo * C;
+          for (let c = 0; c < c4; c += 4) {
+            let s0 = 0;
+            let s1 = 0;
+            let s2 = 0;
+            let s3 = 0;
+            for (let ow = owLo, xi = xFirst + c, di = dyFirst + c; ow < owHi; ow++, xi += xStep, di += C) {
+              s0 += xs[xi]! * dys[di]!;
+              s1 += xs[xi + 1]! * dys[di + 1]!;
+              s2 += xs[xi + 2]! * dys[di + 2]!;
+              s3 += xs[xi + 3]! * dys[di + 3]!;
+            }
+            sums[sBase + c] = sums[sBase + c]! + s0;
+            sums[sBase + c + 1] = sums[sBase + c + 1]! + s1;
+            sums[sBase + c + 2] = sums[sBase + c + 2]! + s2;
+            sums[sBase + c + 3] = sums[sBase + c + 3]! + s3;
+          }
+          for (let c = c4; c < C; c++) {
+            let s0 = 0;
+            for (let ow = owLo, xi = xFirst + c, di = dyFirst + c; ow < owHi; ow++, xi += xStep, di += C) s0 += xs[xi]! * dys[di]!;
+            sums[sBase + c] = sums[sBase + c]! + s0;
+          }
+        }
+      }
+    }
+  }
+  for (let i = 0; i < taps * C; i++) dw[i] = sums[i]!;
 }
 
 function depthwiseBackpropInput({ inputs, backend: anyBackend, attrs }: KernelArgs): tf.TensorInfo {

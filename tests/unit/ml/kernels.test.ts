@@ -143,6 +143,8 @@ describe('project wasm kernels match the cpu backend', () => {
     [[2, 11, 9, 5], [5, 5, 5, 1], 2, 'same', 1],
     [[2, 10, 11, 4], [3, 3, 4, 1], 2, 'valid', 1],
     [[1, 7, 7, 8], [5, 5, 8, 1], 1, 'same', 1],
+    // Channels in fours plus a remainder, the input wider than tall, a valid window at stride 2.
+    [[2, 7, 9, 6], [3, 3, 6, 1], 2, 'valid', 1],
   ];
 
   it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropFilter x=%j filter=%j stride=%i pad=%s dilation=%i', async (xShape, fShape, s, pad, d) => {
