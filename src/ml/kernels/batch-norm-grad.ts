@@ -74,7 +74,29 @@ function batchNormGradWasm({ inputs, backend: anyBackend, attrs }: Parameters<tf
   }
   const sumDy = new Float64Array(c);
   const sumDyXm = new Float64Array(c);
-  for (let i = 0, base = 0; i < rows; i++, base += c) {
+  // Four rows per pass: the running sums are loaded and stored once for four rows.
+  let i = 0;
+  for (; i + 4 <= rows; i += 4) {
+    const b0 = i * c;
+    const b1 = b0 + c;
+    const b2 = b1 + c;
+    const b3 = b2 + c;
+    for (let j = 0; j < c; j++) {
+      const g0 = dy[b0 + j]!;
+      const g1 = dy[b1 + j]!;
+      const g2 = dy[b2 + j]!;
+      const g3 = dy[b3 + j]!;
+      const mj = m[j]!;
+      const kj = k[j]!;
+      sumDy[j] = sumDy[j]! + ((g0 + g1) + (g2 + g3));
+      sumDyXm[j] = sumDyXm[j]! + ((g0 * (x[b0 + j]! - mj) + g1 * (x[b1 + j]! - mj)) + (g2 * (x[b2 + j]! - mj) + g3 * (x[b3 + j]! - mj)));
+      dx[b0 + j] = g0 * kj;
+      dx[b1 + j] = g1 * kj;
+      dx[b2 + j] = g2 * kj;
+      dx[b3 + j] = g3 * kj;
+    }
+  }
+  for (let base = i * c; i < rows; i++, base += c) {
     for (let j = 0; j < c; j++) {
       const g = dy[base + j]!;
       sumDy[j] = sumDy[j]! + g;

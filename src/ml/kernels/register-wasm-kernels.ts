@@ -3,7 +3,8 @@
  * - missing: the backend has no kernel, so training a CNN would throw
  *   (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input);
  * - replaced: the backend has one, but a scalar loop that dominated the training profile
- *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum over leading axes).
+ *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum and Mean over consecutive
+ *   axes before the last).
  * Call after the wasm backend is initialised: the backend's own kernels must have run their
  * setup (which binds their C functions) before we capture them for delegation.
  */
@@ -14,7 +15,7 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
-import { sumConfig } from './sum-leading.js';
+import { meanConfig, sumConfig } from './sum-leading.js';
 import { WASM, captureOriginal } from './wasm-kernel-context.js';
 
 export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -25,6 +26,7 @@ export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dBackpropFilterConfig,
   depthwiseConv2dBackpropInputConfig,
   sumConfig,
+  meanConfig,
 ];
 
 const installed = new Set<string>();

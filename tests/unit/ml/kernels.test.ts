@@ -187,15 +187,18 @@ describe('project wasm kernels match the cpu backend', () => {
     for (let i = 0; i < reference.length; i++) expect(dx[i]).toBeCloseTo(reference[i]!, 4);
   });
 
-  // Leading axes (ours: bias gradients) and every other reduction (handed to the backend's Sum).
-  it.each([
+  // Consecutive axes before the last (ours: bias gradients, batch-norm moments, global average
+  // pools) and every other reduction (handed to the backend's kernel).
+  const REDUCTIONS: [Shape, number[], boolean][] = [
     [[4, 6, 6, 5], [0, 1, 2], false], [[4, 6, 6, 5], [2, 0, 1], true], [[64, 13, 13, 32], [0, 1, 2], false],
+    [[4, 6, 6, 5], [1, 2], false], [[4, 6, 6, 5], [1, 2], true], [[3, 5, 7, 9], [1], false], [[2, 3, 5, 7], [2], true],
     [[7, 3], [0], false], [[7, 3], [-2], true], [[2, 3, 4], [1, 2], false], [[2, 3, 4], [0, 2], true], [[5, 4], [0, 1], false],
-  ] as [Shape, number[], boolean][])('Sum x=%j axis=%j keepDims=%s', async (shape, axis, keepDims) => {
-    expect(await worstError('Sum', { x: { shape, seed: 15 } }, { axis, keepDims })).toBeLessThan(TOLERANCE);
+  ];
+  it.each(REDUCTIONS.flatMap(([shape, axis, keepDims]) => (['Sum', 'Mean'] as const).map((k) => [k, shape, axis, keepDims] as const)))('%s x=%j axis=%j keepDims=%s', async (kernel, shape, axis, keepDims) => {
+    expect(await worstError(kernel, { x: { shape, seed: 15 } }, { axis, keepDims })).toBeLessThan(TOLERANCE);
     const shapeOn = async (backend: 'cpu' | 'wasm'): Promise<Shape> => {
       await tf.setBackend(backend);
-      return tf.tidy(() => tf.sum(tf.zeros(shape), axis, keepDims).shape);
+      return tf.tidy(() => (kernel === 'Sum' ? tf.sum : tf.mean)(tf.zeros(shape), axis, keepDims).shape);
     };
     expect(await shapeOn('wasm')).toEqual(await shapeOn('cpu'));
   });
