@@ -4,12 +4,13 @@
  *   (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input);
  * - replaced: the backend has one, but a scalar loop that dominated the training profile
  *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum and Mean over consecutive
- *   axes before the last).
+ *   axes before the last, per-channel FusedBatchNorm).
  * Call after the wasm backend is initialised: the backend's own kernels must have run their
  * setup (which binds their C functions) before we capture them for delegation.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { fusedBatchNormConfig } from './batch-norm.js';
 import { installBatchNormGradient } from './batch-norm-grad.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
@@ -27,6 +28,7 @@ export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseConv2dBackpropInputConfig,
   sumConfig,
   meanConfig,
+  fusedBatchNormConfig,
 ];
 
 const installed = new Set<string>();

@@ -203,6 +203,22 @@ describe('project wasm kernels match the cpu backend', () => {
     expect(await shapeOn('wasm')).toEqual(await shapeOn('cpu'));
   });
 
+  // Per-channel statistics over the last axis (ours), with and without scale and offset, and a
+  // statistic of x's own shape (handed to the backend's kernel).
+  it.each([
+    [[4, 6, 6, 5], [5], true, true], [[3, 7, 2, 9], [9], false, true], [[2, 3, 3, 4], [4], true, false],
+    [[2, 3, 3, 4], [4], false, false], [[2, 3, 3, 4], [2, 3, 3, 4], true, true],
+  ] as [Shape, Shape, boolean, boolean][])('FusedBatchNorm x=%j statistics=%j scale=%s offset=%s', async (xShape, statShape, withScale, withOffset) => {
+    const inputs: Parameters<typeof runOn>[2] = {
+      x: { shape: xShape, seed: 21 },
+      mean: { shape: statShape, seed: 22 },
+      variance: () => tf.add(tf.abs(tf.tensor(seededUniform(size(statShape), 23, -1, 1), statShape)), 0.1),
+    };
+    if (withScale) inputs['scale'] = { shape: statShape, seed: 24 };
+    if (withOffset) inputs['offset'] = { shape: statShape, seed: 25 };
+    expect(await worstError('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 })).toBeLessThan(TOLERANCE);
+  });
+
   it('leave no tensors behind on the wasm heap', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(seededUniform(2 * 9 * 9 * 3, 13, -1, 1), [2, 9, 9, 3]);
