@@ -2,9 +2,11 @@
  * Element-wise activations that tfjs-layers lacks or defines differently from the papers:
  * hard-swish and hard-sigmoid as in MobileNetV3 (relu6(x + 3) / 6, not tfjs's 0.2x + 0.5),
  * swish (SiLU) and exact GELU (erf form). Built from primitive ops, so their gradients come
- * from tfjs autodiff on every backend.
+ * from tfjs autodiff, except the two hard ones on wasm and cpu, which run as one kernel each way
+ * with the same values and gradients (kernels/hard-activations.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { hardActivation, hardActivationKernel } from '../kernels/hard-activations.js';
 
 export const ACTIVATION_KINDS = ['hard-swish', 'hard-sigmoid', 'swish', 'gelu'] as const;
 export type ActivationKind = (typeof ACTIVATION_KINDS)[number];
@@ -13,8 +15,10 @@ export type ActivationKind = (typeof ACTIVATION_KINDS)[number];
 export function activate(kind: ActivationKind, x: tf.Tensor): tf.Tensor {
   switch (kind) {
     case 'hard-sigmoid':
+      if (hardActivationKernel(x)) return hardActivation(kind, x);
       return tf.relu6(tf.add(x, 3)).div(6);
     case 'hard-swish':
+      if (hardActivationKernel(x)) return hardActivation(kind, x);
       return tf.mul(x, tf.relu6(tf.add(x, 3)).div(6));
     case 'swish':
       return tf.mul(x, tf.sigmoid(x));
