@@ -16,6 +16,7 @@ import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
+import { installMeanGradient } from './mean-grad.js';
 import { meanConfig, sumConfig } from './sum-leading.js';
 import { WASM, captureOriginal } from './wasm-kernel-context.js';
 
@@ -36,6 +37,7 @@ const installed = new Set<string>();
 /** Registers every project kernel on 'wasm' once; returns the kernel names now ours. */
 export function registerWasmKernels(configs: readonly tf.KernelConfig[] = PROJECT_WASM_KERNELS): string[] {
   installBatchNormGradient(); // FusedBatchNorm's gradient without Tile, fused on wasm
+  installMeanGradient(); // Mean's gradient without a full-size ones tensor
   for (const config of configs) {
     if (installed.has(config.kernelName)) continue;
     captureOriginal(config.kernelName);

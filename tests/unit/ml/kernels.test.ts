@@ -203,6 +203,28 @@ describe('project wasm kernels match the cpu backend', () => {
     expect(await shapeOn('wasm')).toEqual(await shapeOn('cpu'));
   });
 
+  // Mean's gradient: dy / n broadcast over the reduced axes (one pass on wasm for consecutive axes
+  // before the last), exactly tfjs-core's (dy * ones) / n.
+  it.each(REDUCTIONS)('Mean gradient x=%j axis=%j keepDims=%s', async (shape, axis, keepDims) => {
+    const n = tf.util.parseAxisParam(axis, shape).reduce((p, a) => p * shape[a]!, 1);
+    const outShape = tf.tidy(() => tf.mean(tf.zeros(shape), axis, keepDims).shape);
+    const dyValues = seededUniform(size(outShape), 31, -1, 1);
+    const expanded = shape.map((d, i) => (tf.util.parseAxisParam(axis, shape).includes(i) ? 1 : d));
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await tf.setBackend(backend);
+      const x = tf.tensor(seededUniform(size(shape), 32, -1, 1), shape);
+      const dy = tf.tensor(dyValues, outShape);
+      const before = tf.memory().numTensors;
+      const dx = tf.grad((t: tf.Tensor) => tf.mean(t, axis, keepDims))(x, dy);
+      const reference = tf.tidy(() => tf.div(tf.mul(tf.reshape(dy, expanded), tf.ones(shape)), n));
+      expect(dx.shape).toEqual(shape);
+      expect(Array.from(await dx.data())).toEqual(Array.from(await reference.data()));
+      tf.dispose([dx, reference]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([x, dy]);
+    }
+  });
+
   // Per-channel statistics over the last axis (ours), with and without scale and offset, and a
   // statistic of x's own shape (handed to the backend's kernel).
   it.each([
