@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { blockShape } from './sum-leading.js';
 import { WASM, asWasmBackend, heapF32, input } from './wasm-kernel-context.js';
 
 export const MEAN_GRAD_KERNEL = 'MeanGradProject';
@@ -42,17 +43,6 @@ export const meanGradWasmConfig: tf.KernelConfig = {
   kernelFunc: meanGradWasm,
 };
 
-/** x as [outer, reduced, inner] when `axes` are consecutive and leave the last axis; else undefined. */
-function block(axes: number[], shape: readonly number[]): { outer: number; reduced: number; inner: number } | undefined {
-  const sorted = [...axes].sort((a, b) => a - b);
-  const first = sorted[0];
-  const last = sorted[sorted.length - 1];
-  if (first === undefined || last === undefined || last >= shape.length - 1) return undefined;
-  if (!sorted.every((a, i) => a === first + i)) return undefined;
-  const size = (from: number, to: number): number => tf.util.sizeFromShape(shape.slice(from, to));
-  return { outer: size(0, first), reduced: size(first, last + 1), inner: size(last + 1, shape.length) };
-}
-
 export const meanGradConfig: tf.GradConfig = {
   kernelName: 'Mean',
   inputsToSave: ['x'],
@@ -62,7 +52,7 @@ export const meanGradConfig: tf.GradConfig = {
     const axes = tf.util.parseAxisParam((attrs as unknown as tf.MeanAttrs).axis, x.shape);
     const reduceSize = axes.reduce((n, a) => n * (x.shape[a] ?? 1), 1);
     const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const b = block(axes, x.shape);
+    const b = blockShape(axes, x.shape);
     const fused = b !== undefined && g.dtype === 'float32' && tf.getBackend() === WASM && tf.getKernel(MEAN_GRAD_KERNEL, WASM) !== undefined;
     return {
       x: () => (fused

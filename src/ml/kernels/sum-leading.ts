@@ -13,7 +13,7 @@ import { WASM, asWasmBackend, heapF32, input, runKernel } from './wasm-kernel-co
  * The tensor as [outer, reduced, inner] when `axes` are consecutive and leave the last axis
  * (inner > 1); undefined otherwise.
  */
-function blockShape(axes: number[], shape: readonly number[]): { outer: number; reduced: number; inner: number } | undefined {
+export function blockShape(axes: number[], shape: readonly number[]): { outer: number; reduced: number; inner: number } | undefined {
   const sorted = [...axes].sort((a, b) => a - b);
   const first = sorted[0];
   const last = sorted[sorted.length - 1];
