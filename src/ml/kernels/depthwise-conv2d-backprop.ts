@@ -5,9 +5,10 @@
  * MobileNets and EfficientNet) is a "full" depthwise convolution of dy with the filter rotated by
  * 180 degrees, so it runs in the backend's XNNPACK depthwise convolution (SIMD, threaded), dy
  * first spread onto a zero grid when the stride is above 1, as for Conv2DBackpropInput.
- * Other cases, and the filter gradient, are typed-array loops over the wasm heap that visit
- * (batch, output pixel, filter tap) once and run the channel loop innermost, where memory is
- * contiguous.
+ * The filter gradient with multiplier 1 sums each tap over the output columns it reaches, four
+ * channels at a time in locals (`filterGradientMultiplier1`). Other cases are typed-array loops
+ * over the wasm heap that visit (batch, output pixel, filter tap) once and run the channel loop
+ * innermost, where memory is contiguous.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';

@@ -11,7 +11,7 @@ import { WASM, asWasmBackend, heapF32, input, runKernel } from './wasm-kernel-co
 
 /**
  * The tensor as [outer, reduced, inner] when `axes` are consecutive and leave the last axis
- * (inner > 1); undefined otherwise.
+ * unreduced; undefined otherwise.
  */
 export function blockShape(axes: number[], shape: readonly number[]): { outer: number; reduced: number; inner: number } | undefined {
   const sorted = [...axes].sort((a, b) => a - b);
