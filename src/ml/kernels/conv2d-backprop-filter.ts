@@ -18,40 +18,53 @@ import {
 
 /**
  * Filters with at most this many taps x input channels (a first layer on grey images: 3x3x1)
- * take the im2col path. Measured at batch 64 with a fresh dy per call, 1 / 2 threads:
- * 3x3x1 on 28x28 5.9 / 5.4 ms -> 4.6 / 3.9 ms, but 3x3x3 on 32x32 10.6 / 8.7 -> 11.6 / 9.9 ms
- * and 3x3x8 on 16x16 1.9 / 1.6 -> 4.4 / 4.1 ms, where the convolution rewrite wins.
+ * take the im2col path. Measured with a fresh dy per call, 2 threads, im2col against the
+ * convolution rewrite: 3x3x1 on [64,28,28] 4.7 against 5.3 ms; 3x3x3 on [64,32,32] 'same' 23.4
+ * against 26.2 ms (about even); 3x3x8 on [64,16,16] 13.8 against 4.1 ms and 3x3x3 on
+ * [32,96,96] 88 against 62 ms, where the rewrite wins.
  */
 const IM2COL_MAX_ROWS = 16;
 
 /**
- * dW^T as one XNNPACK matmul: dy^T [CO, P] times cols [P, K], where P = B*OH*OW positions and
- * K = KH*KW*CI filter rows. With few filter rows the convolution rewrite has too few output
- * pixels (K per input channel) to fill XNNPACK's tiles, while cols stays small. cols is the
- * matmul's right-hand side because XNNPACK repacks that operand on every call, and cols is
- * K/CO the size of dy.
+ * cols[p, (kh, kw, ci)] = x at output position p's tap (kh, kw), or 0 in the padding. Windows
+ * wholly inside the image (all but a border of a 'same' convolution) copy KW * CI consecutive
+ * values per filter row with no bounds tests; the rest test each tap.
  */
-function viaIm2col(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+function fillCols(xs: Float32Array, cols: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const positions = batchSize * outHeight * outWidth;
-  const rows = filterHeight * filterWidth * inChannels;
-  const dyT = runKernel('Transpose', backend, { x: viewAs(dy, [positions, outChannels]) }, { perm: [1, 0] });
-  const colsInfo = backend.makeOutput([positions, rows], 'float32');
-  const cols = heapF32(backend, colsInfo);
-  const xs = heapF32(backend, x);
+  const rowLength = filterWidth * inChannels;
+  const inRow = inWidth * inChannels;
   let p = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
+      const ih0 = oh * strideHeight - top;
+      const rowsInside = ih0 >= 0 && ih0 + filterHeight <= inHeight;
       for (let ow = 0; ow < outWidth; ow++) {
+        const iw0 = ow * strideWidth - left;
+        if (rowsInside && iw0 >= 0 && iw0 + filterWidth <= inWidth) {
+          let from = ((b * inHeight + ih0) * inWidth + iw0) * inChannels;
+          if (rowLength === 3) {
+            // A 3-wide filter on one channel (the first layer on grey images), unrolled.
+            for (let kh = 0; kh < filterHeight; kh++, from += inRow, p += 3) {
+              cols[p] = xs[from]!;
+              cols[p + 1] = xs[from + 1]!;
+              cols[p + 2] = xs[from + 2]!;
+            }
+            continue;
+          }
+          for (let kh = 0; kh < filterHeight; kh++, from += inRow) {
+            for (let j = 0; j < rowLength; j++) cols[p++] = xs[from + j]!;
+          }
+          continue;
+        }
         for (let kh = 0; kh < filterHeight; kh++) {
-          const ih = oh * strideHeight - top + kh;
+          const ih = ih0 + kh;
           for (let kw = 0; kw < filterWidth; kw++) {
-            const iw = ow * strideWidth - left + kw;
+            const iw = iw0 + kw;
             if (ih < 0 || ih >= inHeight || iw < 0 || iw >= inWidth) {
-              cols.fill(0, p, p + inChannels);
-              p += inChannels;
+              for (let ci = 0; ci < inChannels; ci++) cols[p++] = 0;
               continue;
             }
             const from = ((b * inHeight + ih) * inWidth + iw) * inChannels;
@@ -61,6 +74,22 @@ function viaIm2col(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, in
       }
     }
   }
+}
+
+/**
+ * dW^T as one XNNPACK matmul: dy^T [CO, P] times cols [P, K], where P = B*OH*OW positions and
+ * K = KH*KW*CI filter rows. With few filter rows the convolution rewrite has too few output
+ * pixels (K per input channel) to fill XNNPACK's tiles, while cols stays small. cols is the
+ * matmul's right-hand side because XNNPACK repacks that operand on every call, and cols is
+ * K/CO the size of dy.
+ */
+function viaIm2col(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo {
+  const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const positions = batchSize * outHeight * outWidth;
+  const rows = filterHeight * filterWidth * inChannels;
+  const dyT = runKernel('Transpose', backend, { x: viewAs(dy, [positions, outChannels]) }, { perm: [1, 0] });
+  const colsInfo = backend.makeOutput([positions, rows], 'float32');
+  fillCols(heapF32(backend, x), heapF32(backend, colsInfo), info);
   const dwT = runKernel('BatchMatMul', backend, {
     a: viewAs(dyT, [1, outChannels, positions]),
     b: viewAs(colsInfo, [1, positions, rows]),

@@ -75,6 +75,10 @@ const CONV_CASES: [Shape, Shape, number, Pad][] = [
   [[2, 9, 9, 1], [3, 3, 1, 4], 2, 'same'],
   [[2, 13, 13, 8], [3, 3, 8, 16], 1, 'valid'],
   [[2, 12, 12, 3], [5, 5, 3, 4], 3, 'same'],
+  // Few filter rows (the im2col path): a 'same' border, an even filter, a 1x1 filter.
+  [[2, 8, 8, 1], [3, 3, 1, 4], 1, 'same'],
+  [[2, 9, 8, 1], [4, 4, 1, 3], 1, 'same'],
+  [[2, 6, 6, 16], [1, 1, 16, 4], 1, 'valid'],
 ];
 
 describe('project wasm kernels match the cpu backend', () => {
