@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '4' },
     reference: { type: 'string', default: '500' },
     'history-limit': { type: 'string', default: '1000' },
-    execution: { type: 'string', default: 'both' },
+    execution: { type: 'string', default: 'all' },
   },
 });
 const TRIALS = Number(args.trials);
@@ -62,8 +62,14 @@ const WORKERS = Number(args.workers);
 const REFERENCE = Number(args.reference);
 const HISTORY_LIMIT = Number(args['history-limit']);
 const TARGET_MS = 50;
-const EXECUTIONS = (args.execution === 'both' ? ['activity', 'local-activity'] : [args.execution]) as ('activity' | 'local-activity')[];
-for (const e of EXECUTIONS) if (e !== 'activity' && e !== 'local-activity') throw new Error(`--execution must be activity, local-activity or both, got ${JSON.stringify(e)}`);
+type Execution = 'activity' | 'local-activity' | 'auto';
+const EXECUTIONS = (args.execution === 'all' ? ['activity', 'local-activity', 'auto'] : [args.execution]) as Execution[];
+for (const e of EXECUTIONS) if (e !== 'activity' && e !== 'local-activity' && e !== 'auto') throw new Error(`--execution must be activity, local-activity, auto or all, got ${JSON.stringify(e)}`);
+const EXECUTION_TEXT: Record<Execution, string> = {
+  activity: 'activities',
+  'local-activity': 'local activities',
+  auto: 'auto (activities until four rungs finish, then local activities while rungs stay under a minute)',
+};
 
 const config = parsePipelineConfig({
   dataset: { inputShape: [28, 28, 1], limit: { train: 1000, test: 100 }, split: { val: 0.1, seed: 7 } },
@@ -167,9 +173,14 @@ async function main(): Promise<void> {
       const perTrialFromWall = (wall * WORKERS) / result.counts.total - meanTraining;
       const c = result.counts;
       console.log(
-        `sweep, trials run as ${execution === 'activity' ? 'activities' : 'local activities'} (sweep.trialExecution ${execution}): ${c.total} trials (${c.completed} completed, ${c.failed} failed), wall ${(wall / 1000).toFixed(1)} s, continue-as-new ${result.continued} time(s) ` +
+        `sweep, trials run as ${EXECUTION_TEXT[execution]} (sweep.trialExecution ${execution}): ${c.total} trials (${c.completed} completed, ${c.failed} failed), wall ${(wall / 1000).toFixed(1)} s, continue-as-new ${result.continued} time(s) ` +
         `(history limit ${HISTORY_LIMIT} events; the last run's history ${lastRun.historyLength} events), result payload ${(JSON.stringify(result).length / 1024).toFixed(0)} KiB; training measured mean ${ms(meanTraining)}`,
       );
+      if (execution === 'auto') {
+        const local = await Promise.all(ids.map(async (id) => ((await t.client.workflow.getHandle(id).fetchHistory()).events ?? [])
+          .some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')));
+        console.log(`  rungs run as local activities: ${local.filter(Boolean).length} of ${ids.length} (the first from trial ${local.indexOf(true)})`);
+      }
       const childMean = mean(trials.perChild);
       console.log(`  per trial, child wall time minus training: mean ${ms(childMean)} ${verdict(childMean)}, p95 ${ms(percentile(trials.perChild, 95))}, max ${ms(Math.max(...trials.perChild))}`);
       console.log(`  per trial from the sweep's wall time (${(wall / 1000).toFixed(1)} s x ${WORKERS} / ${c.total} - ${ms(meanTraining)}): ${ms(perTrialFromWall)} ${verdict(perTrialFromWall)}`);

@@ -69,8 +69,10 @@ export const sweepConfigSchema = z
      * for trials of any length. 'local-activity': run by the GPU worker that runs the trial's
      * workflow task, which saves a server round trip or two a rung; for short trials (seconds to
      * minutes), since it cannot heartbeat and keeps the workflow task open while it trains.
+     * 'auto': activities, switching to local activities while the sweep's recent rungs all
+     * finish within a minute (src/core/rung-execution.ts).
      */
-    trialExecution: z.enum(['activity', 'local-activity']).default('activity'),
+    trialExecution: z.enum(['auto', 'activity', 'local-activity']).default('auto'),
     /** The longest one attempt of a local-activity rung may run before it is retried from its checkpoint. */
     localRungTimeoutSeconds: z.number().int().min(10).max(86_400).default(1800),
   })

@@ -22,6 +22,7 @@ import type { SweepActivities } from '../activities/sweep-activities.js';
 import type { PipelineConfig } from '../core/config.js';
 import type { DatasetManifest, PipelineProgress } from '../core/manifests.js';
 import type { ParamValue } from '../core/search/index.js';
+import { chooseRungExecution, recordRungSeconds, type RungExecution } from '../core/rung-execution.js';
 import { applyTrialConfig } from '../core/sweep-space.js';
 import { checkSweepId, SweepBook, type Launch, type LeaderboardRow, type SweepState, type SweepStateV1, type TrialRecord, type TrialStatus } from '../core/sweep-state.js';
 import { GPU_QUEUE } from '../core/task-queues.js';
@@ -49,6 +50,8 @@ export interface SweepInput {
   continued?: number;
   /** Events numbered so far by earlier runs (carried by continue-as-new). */
   eventSeq?: number;
+  /** The latest finished rungs' seconds, start to result ('auto' trialExecution; carried by continue-as-new). */
+  rungSeconds?: number[];
 }
 
 export interface SweepStatus {
@@ -105,6 +108,8 @@ export interface SweepEvent {
   kind: 'started' | 'result';
   /** 'started': the epoch the rung trains to, and the config on a trial's first rung. */
   targetEpoch?: number;
+  /** 'started': how the rung's training runs (sweep.trialExecution, 'auto' resolved). */
+  execution?: RungExecution;
   config?: Record<string, ParamValue>;
   source?: LeaderboardRow['source'];
   /** 'result': the trial's row after the rung (status, epochs, metric, detail). */
@@ -187,11 +192,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
   progress.phase = 'done';
   phase = 'running';
 
+  let rungSeconds = input.rungSeconds ?? [];
   const startRung = (launch: Launch): void => {
     const trialConfig = applyTrialConfig({ model: config.model, training: config.training }, launch.config);
+    const execution = chooseRungExecution(sweep.trialExecution, rungSeconds);
+    const startedAt = Date.now(); // workflow time: the same on replay
     training.add(launch.trialNumber);
     emit({
-      trial: launch.trialNumber, kind: 'started', targetEpoch: launch.targetEpoch,
+      trial: launch.trialNumber, kind: 'started', targetEpoch: launch.targetEpoch, execution,
       ...(launch.plan === undefined ? { config: launch.config, source: book.row(launch.trialNumber)?.source ?? 'sampler' } : {}),
     });
     const scope = new CancellationScope();
@@ -202,11 +210,14 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       args: [{
         sweepId, trialNumber: launch.trialNumber, runId: trialRunId(sweepId, launch.trialNumber), storeUri, dataset,
         model: trialConfig.model, training: trialConfig.training, stopAfterEpoch: launch.targetEpoch, ...(launch.plan ? { plan: launch.plan } : {}),
-        ...(sweep.trialExecution === 'local-activity' ? { execution: sweep.trialExecution, localTimeoutSeconds: sweep.localRungTimeoutSeconds } : {}),
+        ...(execution === 'local-activity' ? { execution, localTimeoutSeconds: sweep.localRungTimeoutSeconds } : {}),
       }],
     }));
     rung
-      .then((outcome) => book.recordRung(launch.trialNumber, outcome))
+      .then((outcome) => {
+        rungSeconds = recordRungSeconds(rungSeconds, (Date.now() - startedAt) / 1000);
+        book.recordRung(launch.trialNumber, outcome);
+      })
       .catch((err: unknown) => {
         if (scope.consideredCancelled && isCancellation(err)) book.recordCancelled(launch.trialNumber);
         else book.recordFailure(launch.trialNumber, failureText(err));
@@ -242,7 +253,7 @@ export async function sweepWorkflow(input: SweepInput): Promise<SweepResult> {
       if (draining) {
         // Nothing is in flight, so the next run takes over the whole sweep from the state alone.
         await writeArchived(true);
-        await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1, eventSeq });
+        await continueAsNew<typeof sweepWorkflow>({ ...input, dataset, state: book.toJSON(), continued: continued + 1, eventSeq, rungSeconds });
       }
     }
     changed = false;

@@ -11,11 +11,12 @@ import { patched, proxyActivities, proxyLocalActivities, type ActivityOptions, t
 import type { CpuActivities, GpuActivities } from '../activities/types.js';
 import type { ModelConfig, TrainingConfig } from '../core/config.js';
 import type { DatasetManifest, ModelPlan } from '../core/manifests.js';
+import type { RungExecution } from '../core/rung-execution.js';
 import type { RungOutcome } from '../core/sweep-state.js';
 import { CPU_ACTIVITY, trainingActivity } from './activity-options.js';
 
-/** How a rung's training runs: see `sweep.trialExecution` in src/core/sweep-config.ts. */
-export type TrialExecution = 'activity' | 'local-activity';
+/** How a rung's training runs: see src/core/rung-execution.ts. */
+export type TrialExecution = RungExecution;
 
 export interface TrialRungInput {
   sweepId: string;

@@ -179,6 +179,30 @@ describe('sweepWorkflow', () => {
     expect(events.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
   }, 150_000);
 
+  it('trialExecution auto (the default): the first rungs run as activities, and once four have finished within a minute the rest run locally', async () => {
+    const config = tinySweepConfig({ scheduler: 'none', trials: 8, concurrency: 2 }, { epochs: 1 });
+    expect(config.sweep!.trialExecution).toBe('auto');
+    const sweepId = 'auto-execution';
+    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri, config, dataset }] });
+    const result = await handle.result();
+    expect(result.counts).toMatchObject({ total: 8, completed: 8 });
+    expectTrainedOnce(result);
+    const started = new Map((await handle.query(sweepEventsQuery)).filter((e) => e.kind === 'started').map((e) => [e.trial, e.execution]));
+    // At concurrency 2, trial n starts once n - 1 rungs have finished, at most: trials 0-3 before
+    // the fourth; trials 6 and 7 after at least five.
+    for (const trial of [0, 1, 2, 3]) expect(started.get(trial), `trial ${trial}`).toBe('activity');
+    for (const trial of [6, 7]) expect(started.get(trial), `trial ${trial}`).toBe('local-activity');
+    const kinds = async (trial: number) => {
+      const events = (await env.client.workflow.getHandle(trialRungWorkflowId(sweepId, trial, 1)).fetchHistory()).events ?? [];
+      return {
+        local: events.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+        dispatched: events.some((e) => e.activityTaskScheduledEventAttributes),
+      };
+    };
+    expect(await kinds(0)).toEqual({ local: false, dispatched: true });
+    expect(await kinds(7)).toEqual({ local: true, dispatched: false });
+  }, 150_000);
+
   it('a long sweep archives trials below its leaderboard head to the store in parts, across continue-as-new, and the final leaderboard has every trial', async () => {
     const config = tinySweepConfig({ scheduler: 'none', trials: 8, concurrency: 2 }, { epochs: 1 });
     const sweepId = 'archived';

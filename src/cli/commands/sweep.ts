@@ -86,12 +86,15 @@ async function followSweep(handle: SweepHandle, metric: string, intervalMs: numb
   if (status === 'COMPLETED') await poll();
 }
 
-/** One line per event: a trial's first rung starting (with its config), or a rung's result. */
+/** One line per event: a trial's first rung starting (with its config, and how it runs when locally), or a rung's result. */
 export function eventLines(events: readonly SweepEvent[], metric: string): string[] {
   const out: string[] = [];
   for (const e of events) {
     if (e.kind === 'started') {
-      if (e.config !== undefined) out.push(`  trial ${e.trial} started${e.source === 'enqueued' ? ' (enqueued)' : ''}: ${configText({ config: e.config })}`);
+      if (e.config !== undefined) {
+        const notes = [e.source === 'enqueued' ? 'enqueued' : '', e.execution === 'local-activity' ? 'as a local activity' : ''].filter(Boolean);
+        out.push(`  trial ${e.trial} started${notes.length > 0 ? ` (${notes.join(', ')})` : ''}: ${configText({ config: e.config })}`);
+      }
     } else if (e.row !== undefined) {
       const row = e.row;
       out.push(`  trial ${row.trial} epoch ${row.epochs}: ${metric} ${fmt(row.metric)} -> ${row.status === 'running' ? 'continues' : row.status}${row.detail && row.status !== 'running' ? ` (${row.detail})` : ''}`);

@@ -24,7 +24,7 @@ describe('sweep config section', () => {
     const config = parsePipelineConfig({ sweep: { space } });
     expect(config.sweep).toEqual({
       space, sampler: 'tpe', seed: 0, gridPoints: 5, scheduler: { kind: 'asha', minEpochs: 1, reductionFactor: 3, mode: 'stop' }, metric: 'val_accuracy', trials: 10, concurrency: 1,
-      trialExecution: 'activity', localRungTimeoutSeconds: 1800,
+      trialExecution: 'auto', localRungTimeoutSeconds: 1800,
     });
     expect(parsePipelineConfig({}).sweep).toBeUndefined();
   });
