@@ -5,7 +5,9 @@
  * calling again only re-activates it.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './kernels/register-wasm-kernels.js';
+import { prepareSimdKernels } from './kernels/simd/simd-kernels.js';
 import { withWasmThreads } from './wasm-threads.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -75,6 +77,8 @@ async function initWasm(options: BackendOptions): Promise<boolean> {
   }
   if (!ok) return false;
   await tf.ready();
+  // SIMD kernels first: the project kernels use them where they built, their JS loops otherwise.
+  await prepareSimdKernels(tf.backend() as BackendWasm);
   registerWasmKernels();
   wasmThreads = wasm.getThreadsCount();
   return true;

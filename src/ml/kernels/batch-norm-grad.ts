@@ -15,11 +15,13 @@
  * pulled out of the sums, so the only full-size work is dx and two per-channel reductions.
  *
  * On wasm (float32, 1-D mean) all five come from one pass over dy and x on the heap
- * (`BatchNormGradProject`, float64 accumulators). Elsewhere the same formulas run as tfjs ops
+ * (`BatchNormGradProject`, float64 accumulators; SIMD code, simd/wat.ts, when the channels come
+ * in fours). Elsewhere the same formulas run as tfjs ops
  * that broadcast the per-channel tensors. A mean with x's rank keeps tfjs's element-wise form.
  */
 import * as tf from '@tensorflow/tfjs';
-import { WASM, asWasmBackend, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
+import { simdKernels } from './simd/simd-kernels.js';
+import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
 
 export const BATCH_NORM_GRAD_KERNEL = 'BatchNormGradProject';
 const FUSED_BATCH_NORM = 'FusedBatchNorm';
@@ -53,6 +55,9 @@ function batchNormGradWasm({ inputs, backend: anyBackend, attrs }: Parameters<tf
     backend.makeOutput([c], 'float32'),
     backend.makeOutput([c], 'float32'),
   ] as const;
+  const simd = c % 4 === 0 ? simdKernels(backend) : undefined;
+  // The SIMD pass's k and m, then its two float64 sums.
+  const scratchInfo = simd === undefined ? undefined : backend.makeOutput([6 * c], 'float32');
   // Views taken after every allocation (a heap growth would detach earlier ones).
   const dy = heapF32(backend, dyInfo);
   const x = heapF32(backend, xInfo);
@@ -72,10 +77,22 @@ function batchNormGradWasm({ inputs, backend: anyBackend, attrs }: Parameters<tf
     k[j] = r[j]! * (scale === undefined ? 1 : scale[j]!);
     m[j] = mean[j]!;
   }
-  const sumDy = new Float64Array(c);
-  const sumDyXm = new Float64Array(c);
+  let sumDy = new Float64Array(c);
+  let sumDyXm = new Float64Array(c);
   // Four rows per pass: the running sums are loaded and stored once for four rows.
-  let i = 0;
+  let i = simd === undefined ? 0 : rows;
+  if (simd !== undefined && scratchInfo !== undefined) {
+    // The same pass as SIMD code.
+    const scratch = heapF32(backend, scratchInfo);
+    scratch.set(k);
+    scratch.set(m, c);
+    scratch.fill(0, 2 * c);
+    const at = scratch.byteOffset;
+    simd.batchNormGradRows(dy.byteOffset, x.byteOffset, dx.byteOffset, at + 4 * c, at, at + 8 * c, at + 16 * c, rows, c);
+    sumDy = new Float64Array(scratch.buffer, at + 8 * c, c).slice();
+    sumDyXm = new Float64Array(scratch.buffer, at + 16 * c, c).slice();
+    dispose(backend, scratchInfo);
+  }
   for (; i + 4 <= rows; i += 4) {
     const b0 = i * c;
     const b1 = b0 + c;

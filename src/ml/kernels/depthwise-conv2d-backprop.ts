@@ -6,13 +6,15 @@
  * 180 degrees, so it runs in the backend's XNNPACK depthwise convolution (SIMD, threaded), dy
  * first spread onto a zero grid when the stride is above 1, as for Conv2DBackpropInput.
  * The filter gradient with multiplier 1 sums each tap over the output columns it reaches, four
- * channels at a time in locals (`filterGradientMultiplier1`). Other cases are typed-array loops
+ * channels at a time in locals (`filterGradientMultiplier1`; as SIMD code, `filterGradientSimd`,
+ * when the channels come in fours). Other cases are typed-array loops
  * over the wasm heap that visit (batch, output pixel, filter tap) once and run the channel loop
  * innermost, where memory is contiguous.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { inputGradientConvolution } from './conv2d-backprop-input.js';
+import { simdKernels, type SimdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
@@ -38,7 +40,9 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
   const xs = heapF32(backend, x);
   const dys = heapF32(backend, dy);
   if (multiplier === 1) {
-    filterGradientMultiplier1(xs, dys, dw, info);
+    const simd = inChannels % 4 === 0 ? simdKernels(backend) : undefined;
+    if (simd !== undefined) filterGradientSimd(backend, simd, x, dy, dwInfo, info);
+    else filterGradientMultiplier1(xs, dys, dw, info);
     return dwInfo;
   }
   dw.fill(0);
@@ -129,6 +133,47 @@ function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Floa
     }
   }
   for (let i = 0; i < taps * C; i++) dw[i] = sums[i]!;
+}
+
+/**
+ * `filterGradientMultiplier1` as SIMD code, for channels in fours: the same output-column
+ * ranges, and the same float64 sums in the same order (simd/wat.ts, depthwiseFilterTap).
+ */
+function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, dwInfo: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const taps = filterHeight * filterWidth;
+  // float64 sums, taps * C of them, as a float32 tensor of twice the length.
+  const sumsInfo = backend.makeOutput([2 * taps * C], 'float32');
+  const sumsView = heapF32(backend, sumsInfo);
+  sumsView.fill(0);
+  const sums = sumsView.byteOffset;
+  const xAt = heapF32(backend, x).byteOffset;
+  const dyAt = heapF32(backend, dy).byteOffset;
+  const xStep = strideWidth * C * 4;
+  for (let b = 0; b < batchSize; b++) {
+    for (let oh = 0; oh < outHeight; oh++) {
+      const dyRow = (b * outHeight + oh) * outWidth * C;
+      for (let fh = 0; fh < filterHeight; fh++) {
+        const ih = oh * strideHeight + fh * dilationHeight - top;
+        if (ih < 0 || ih >= inHeight) continue;
+        const xRow = (b * inHeight + ih) * inWidth * C;
+        for (let fw = 0; fw < filterWidth; fw++) {
+          const shift = fw * dilationWidth - left;
+          const owLo = shift >= 0 ? 0 : Math.ceil(-shift / strideWidth);
+          const owHi = Math.min(outWidth, Math.floor((inWidth - 1 - shift) / strideWidth) + 1);
+          if (owLo >= owHi) continue;
+          const xFirst = xRow + (owLo * strideWidth + shift) * C;
+          const dyFirst = dyRow + owLo * C;
+          simd.depthwiseFilterTap(xAt + 4 * xFirst, dyAt + 4 * dyFirst, owHi - owLo, xStep, sums + 8 * (fh * filterWidth + fw) * C, C);
+        }
+      }
+    }
+  }
+  simd.storeScaled(sums, heapF32(backend, dwInfo).byteOffset, taps * C, 1);
+  dispose(backend, sumsInfo);
 }
 
 function depthwiseBackpropInput({ inputs, backend: anyBackend, attrs }: KernelArgs): tf.TensorInfo {

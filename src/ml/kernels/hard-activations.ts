@@ -7,10 +7,12 @@
  *   hard-sigmoid'(x) = 1/6 for -3 < x <= 3, else 0
  *   hard-swish'(x)   = hard-sigmoid(x) + x * hard-sigmoid'(x)
  *                    = 0 for x <= -3, (2x + 3) / 6 for -3 < x <= 3, 1 above.
- * Other backends keep the op form (`hardActivationKernel` says which applies).
+ * Other backends keep the op form (`hardActivationKernel` says which applies). On wasm the
+ * loops run as SIMD code (simd/wat.ts) where it built, the same float32 arithmetic.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdKernels } from './simd/simd-kernels.js';
 
 export type HardKind = 'hard-swish' | 'hard-sigmoid';
 
@@ -88,7 +90,13 @@ function configs(kind: HardKind): tf.KernelConfig[] {
         const b = backend as BackendWasm;
         const x = only(inputs, 'x', fwd);
         const out = b.makeOutput(x.shape, 'float32');
-        forwardInto(kind, wasmView(b, x), wasmView(b, out));
+        const xs = wasmView(b, x);
+        const ys = wasmView(b, out);
+        // Whole vectors in SIMD, the last 0-3 values in JS (the same arithmetic).
+        const simd = simdKernels(b);
+        const vectors = simd === undefined ? 0 : xs.length & ~3;
+        if (simd !== undefined) (kind === 'hard-swish' ? simd.hardSwish : simd.hardSigmoid)(xs.byteOffset, ys.byteOffset, vectors);
+        forwardInto(kind, xs.subarray(vectors), ys.subarray(vectors));
         return out;
       },
     },
@@ -100,7 +108,13 @@ function configs(kind: HardKind): tf.KernelConfig[] {
         const dy = only(inputs, 'dy', bwd);
         const x = only(inputs, 'x', bwd);
         const out = b.makeOutput(x.shape, 'float32');
-        backwardInto(kind, wasmView(b, dy), wasmView(b, x), wasmView(b, out));
+        const dys = wasmView(b, dy);
+        const xs = wasmView(b, x);
+        const dxs = wasmView(b, out);
+        const simd = simdKernels(b);
+        const vectors = simd === undefined ? 0 : xs.length & ~3;
+        if (simd !== undefined) (kind === 'hard-swish' ? simd.hardSwishGrad : simd.hardSigmoidGrad)(dys.byteOffset, xs.byteOffset, dxs.byteOffset, vectors);
+        backwardInto(kind, dys.subarray(vectors), xs.subarray(vectors), dxs.subarray(vectors));
         return out;
       },
     },

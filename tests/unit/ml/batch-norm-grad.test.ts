@@ -17,15 +17,17 @@ interface Case {
   rank: 2 | 4;
   /** With beta (offset); gamma (scale) is always there: tfjs-core cannot differentiate batchNorm without it. */
   affine: boolean;
+  /** Channels: 5, or 8 (the SIMD pass on wasm takes channels in fours). */
+  channels?: number;
 }
 
 /**
  * Gradients of sum((relu(bn(conv(x))) * w)) w.r.t. input, filter, gamma, beta, with batch
  * statistics from tf.moments as in tfjs-layers' training path. 2-D case: dense instead of conv.
  */
-async function gradients(backend: 'cpu' | 'wasm', { rank, affine }: Case): Promise<Float32Array[]> {
+async function gradients(backend: 'cpu' | 'wasm', { rank, affine, channels }: Case): Promise<Float32Array[]> {
   await tf.setBackend(backend);
-  const c = 5;
+  const c = channels ?? 5;
   const xShape = rank === 4 ? [3, 6, 6, 2] : [7, 4];
   const fShape = rank === 4 ? [3, 3, 2, c] : [4, c];
   const outShape = rank === 4 ? [3, 6, 6, c] : [7, c];
@@ -63,6 +65,8 @@ function worst(a: Float32Array[], b: Float32Array[]): number {
 const CASES: Case[] = [
   { rank: 4, affine: true },
   { rank: 2, affine: true },
+  { rank: 4, affine: true, channels: 8 },
+  { rank: 2, affine: true, channels: 8 },
 ];
 
 describe('FusedBatchNorm gradient override', () => {
@@ -71,7 +75,7 @@ describe('FusedBatchNorm gradient override', () => {
   });
 
   for (const c of CASES) {
-    it(`matches tfjs-core's gradient (rank ${c.rank}, scale, ${c.affine ? 'with' : 'without'} offset)`, async () => {
+    it(`matches tfjs-core's gradient (rank ${c.rank}, ${c.channels ?? 5} channels, scale, ${c.affine ? 'with' : 'without'} offset)`, async () => {
       uninstallBatchNormGradient();
       let reference: Float32Array[];
       try {

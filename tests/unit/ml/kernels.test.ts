@@ -197,6 +197,8 @@ describe('project wasm kernels match the cpu backend', () => {
     [[4, 6, 6, 5], [0, 1, 2], false], [[4, 6, 6, 5], [2, 0, 1], true], [[64, 13, 13, 32], [0, 1, 2], false],
     [[4, 6, 6, 5], [1, 2], false], [[4, 6, 6, 5], [1, 2], true], [[3, 5, 7, 9], [1], false], [[2, 3, 5, 7], [2], true],
     [[7, 3], [0], false], [[7, 3], [-2], true], [[2, 3, 4], [1, 2], false], [[2, 3, 4], [0, 2], true], [[5, 4], [0, 1], false],
+    // Channels in fours (the SIMD pass), with rows left over after the four-row steps.
+    [[3, 5, 7, 8], [0, 1, 2], false], [[2, 5, 7, 12], [1, 2], true],
   ];
   it.each(REDUCTIONS.flatMap(([shape, axis, keepDims]) => (['Sum', 'Mean'] as const).map((k) => [k, shape, axis, keepDims] as const)))('%s x=%j axis=%j keepDims=%s', async (kernel, shape, axis, keepDims) => {
     expect(await worstError(kernel, { x: { shape, seed: 15 } }, { axis, keepDims })).toBeLessThan(TOLERANCE);

@@ -1,0 +1,349 @@
+/**
+ * The text of this project's WebAssembly SIMD kernels (f32x4), compiled at run time by
+ * `simd-kernels.ts` and instantiated on the tfjs wasm backend's own memory, so they read and
+ * write tensors where they lie. Every pointer is a byte offset into that memory; counts are in
+ * elements. Each function processes whole vectors of four floats: callers pass counts that are
+ * multiples of four (channel counts, or an element count rounded down, the tail done in JS).
+ *
+ * Each kernel computes exactly what the JS loop it replaces computed, as float32 operations
+ * (wasm's f32x4 arithmetic rounds like Math.fround; min and max propagate NaN as the JS
+ * comparisons did), except where a doc comment says otherwise.
+ */
+
+const HARD_ACTIVATIONS = `
+  ;; y = x * clamp(x + 3, 0, 6) / 6
+  (func (export "hardSwish") (param $x i32) (param $y i32) (param $n i32)
+    (local $end i32) (local $v v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (v128.store (local.get $y)
+        (f32x4.mul (local.get $v)
+          (f32x4.div
+            (f32x4.min (f32x4.max (f32x4.add (local.get $v) (v128.const f32x4 3 3 3 3)) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 6 6 6 6))
+            (v128.const f32x4 6 6 6 6))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (br $next))))
+
+  ;; y = clamp(x + 3, 0, 6) / 6
+  (func (export "hardSigmoid") (param $x i32) (param $y i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $y)
+        (f32x4.div
+          (f32x4.min (f32x4.max (f32x4.add (v128.load (local.get $x)) (v128.const f32x4 3 3 3 3)) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 6 6 6 6))
+          (v128.const f32x4 6 6 6 6)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $y (i32.add (local.get $y) (i32.const 16)))
+      (br $next))))
+
+  ;; u = x + 3: dx = 0 where u <= 0, dy where u > 6, else dy * (u / 6) + (dy * x) / 6
+  (func (export "hardSwishGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $g v128) (local $u v128) (local $mid v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (local.set $g (v128.load (local.get $dy)))
+      (local.set $u (f32x4.add (local.get $v) (v128.const f32x4 3 3 3 3)))
+      (local.set $mid
+        (f32x4.add
+          (f32x4.mul (local.get $g) (f32x4.div (local.get $u) (v128.const f32x4 6 6 6 6)))
+          (f32x4.div (f32x4.mul (local.get $g) (local.get $v)) (v128.const f32x4 6 6 6 6))))
+      (v128.store (local.get $dx)
+        (v128.andnot
+          (v128.bitselect (local.get $g) (local.get $mid) (f32x4.gt (local.get $u) (v128.const f32x4 6 6 6 6)))
+          (f32x4.le (local.get $u) (v128.const f32x4 0 0 0 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+      (br $next))))
+
+  ;; u = x + 3: dx = dy / 6 where 0 < u <= 6, else 0
+  (func (export "hardSigmoidGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
+    (local $end i32) (local $u v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $u (f32x4.add (v128.load (local.get $x)) (v128.const f32x4 3 3 3 3)))
+      (v128.store (local.get $dx)
+        (v128.and
+          (f32x4.div (v128.load (local.get $dy)) (v128.const f32x4 6 6 6 6))
+          (v128.and (f32x4.gt (local.get $u) (v128.const f32x4 0 0 0 0)) (f32x4.le (local.get $u) (v128.const f32x4 6 6 6 6)))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+      (br $next))))
+`;
+
+const MAX_POOL_GRAD = `
+  ;; One output row of a 2x2/stride-2 max pool's gradient: for each of outWidth windows starting
+  ;; at x00 (the next one 2 * c floats on; the row below rowBytes on), dy goes to the window's
+  ;; first maximum per channel (a wins ties over b, b over c, c over d; NaN compares false, so a
+  ;; window with one goes to d), 0 to the other three. dx has x's layout (dx00 matches x00).
+  (func (export "maxPoolGrad2x2Row") (param $x00 i32) (param $rowBytes i32) (param $dy i32) (param $dx00 i32) (param $outWidth i32) (param $c i32)
+    (local $cBytes i32) (local $ow i32) (local $k i32) (local $xp i32) (local $dp i32)
+    (local $a v128) (local $b v128) (local $cc v128) (local $d v128) (local $g v128)
+    (local $isA v128) (local $isB v128) (local $isC v128) (local $taken v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $rowDone (loop $window
+      (br_if $rowDone (i32.ge_u (local.get $ow) (local.get $outWidth)))
+      (local.set $k (i32.const 0))
+      (block $windowDone (loop $channels
+        (br_if $windowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
+        (local.set $xp (i32.add (local.get $x00) (local.get $k)))
+        (local.set $dp (i32.add (local.get $dx00) (local.get $k)))
+        (local.set $a (v128.load (local.get $xp)))
+        (local.set $b (v128.load (i32.add (local.get $xp) (local.get $cBytes))))
+        (local.set $cc (v128.load (i32.add (local.get $xp) (local.get $rowBytes))))
+        (local.set $d (v128.load (i32.add (i32.add (local.get $xp) (local.get $rowBytes)) (local.get $cBytes))))
+        (local.set $g (v128.load (i32.add (local.get $dy) (local.get $k))))
+        (local.set $isA (v128.and (v128.and (f32x4.ge (local.get $a) (local.get $b)) (f32x4.ge (local.get $a) (local.get $cc))) (f32x4.ge (local.get $a) (local.get $d))))
+        (local.set $isB (v128.andnot (v128.and (f32x4.ge (local.get $b) (local.get $cc)) (f32x4.ge (local.get $b) (local.get $d))) (local.get $isA)))
+        (local.set $taken (v128.or (local.get $isA) (local.get $isB)))
+        (local.set $isC (v128.andnot (f32x4.ge (local.get $cc) (local.get $d)) (local.get $taken)))
+        (v128.store (local.get $dp) (v128.and (local.get $g) (local.get $isA)))
+        (v128.store (i32.add (local.get $dp) (local.get $cBytes)) (v128.and (local.get $g) (local.get $isB)))
+        (v128.store (i32.add (local.get $dp) (local.get $rowBytes)) (v128.and (local.get $g) (local.get $isC)))
+        (v128.store (i32.add (i32.add (local.get $dp) (local.get $rowBytes)) (local.get $cBytes))
+          (v128.andnot (local.get $g) (v128.or (local.get $taken) (local.get $isC))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $channels)))
+      (local.set $x00 (i32.add (local.get $x00) (i32.shl (local.get $cBytes) (i32.const 1))))
+      (local.set $dx00 (i32.add (local.get $dx00) (i32.shl (local.get $cBytes) (i32.const 1))))
+      (local.set $dy (i32.add (local.get $dy) (local.get $cBytes)))
+      (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+      (br $window))))
+`;
+
+const PER_CHANNEL = `
+  ;; y[r, j] = x[r, j] * a[j] + b[j] over rows of c channels (two roundings: a multiply, then an
+  ;; add, as the backend's own kernel does).
+  (func (export "affineRows") (param $x i32) (param $y i32) (param $a i32) (param $b i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $end i32) (local $k i32)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $rows) (local.get $cBytes))))
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $k (i32.const 0))
+      (block $rowDone (loop $channels
+        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
+        (v128.store (i32.add (local.get $y) (local.get $k))
+          (f32x4.add
+            (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $k))) (v128.load (i32.add (local.get $a) (local.get $k))))
+            (v128.load (i32.add (local.get $b) (local.get $k)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $channels)))
+      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
+      (local.set $y (i32.add (local.get $y) (local.get $cBytes)))
+      (br $row))))
+
+  ;; acc[j] (float64) += the sum over \`rows\` rows of c floats from x, four rows at a time as
+  ;; acc + ((x0 + x1) + (x2 + x3)) in float64, then one row at a time.
+  (func (export "sumRowsInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $k i32) (local $p i32) (local $ap i32) (local $r i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $fours (loop $four
+      (br_if $fours (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      (local.set $k (i32.const 0))
+      (block $rowDone (loop $channels
+        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
+        (local.set $p (i32.add (local.get $x) (local.get $k)))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
+        (local.set $x0 (v128.load (local.get $p)))
+        (local.set $x1 (v128.load (i32.add (local.get $p) (local.get $cBytes))))
+        (local.set $x2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $cBytes) (i32.const 1)))))
+        (local.set $x3 (v128.load (i32.add (local.get $p) (i32.mul (local.get $cBytes) (i32.const 3)))))
+        (v128.store (local.get $ap)
+          (f64x2.add (v128.load (local.get $ap))
+            (f64x2.add
+              (f64x2.add (f64x2.promote_low_f32x4 (local.get $x0)) (f64x2.promote_low_f32x4 (local.get $x1)))
+              (f64x2.add (f64x2.promote_low_f32x4 (local.get $x2)) (f64x2.promote_low_f32x4 (local.get $x3))))))
+        (v128.store (i32.add (local.get $ap) (i32.const 16))
+          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16)))
+            (f64x2.add
+              (f64x2.add
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x0) (local.get $x0)))
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x1) (local.get $x1))))
+              (f64x2.add
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x2) (local.get $x2)))
+                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x3) (local.get $x3)))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $channels)))
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $cBytes) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $four)))
+    (block $ones (loop $one
+      (br_if $ones (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $k (i32.const 0))
+      (block $rowDone1 (loop $channels1
+        (br_if $rowDone1 (i32.ge_u (local.get $k) (local.get $cBytes)))
+        (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $k))))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
+        (v128.store (local.get $ap) (f64x2.add (v128.load (local.get $ap)) (f64x2.promote_low_f32x4 (local.get $x0))))
+        (v128.store (i32.add (local.get $ap) (i32.const 16))
+          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16)))
+            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x0) (local.get $x0)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $channels1)))
+      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $one))))
+
+  ;; out[j] = float32(acc[j] * scale) for c channels.
+  (func (export "storeScaled") (param $acc i32) (param $out i32) (param $c i32) (param $scale f64)
+    (local $end i32) (local $s v128)
+    (local.set $s (f64x2.splat (local.get $scale)))
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $c) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (v128.store (local.get $out)
+        (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.mul (v128.load (local.get $acc)) (local.get $s)))
+          (f32x4.demote_f64x2_zero (f64x2.mul (v128.load (i32.add (local.get $acc) (i32.const 16))) (local.get $s)))))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $next))))
+`;
+
+/** Lanes 0-1 of a float32x4 expression as float64x2. */
+function lo(e: string): string {
+  return `(f64x2.promote_low_f32x4 ${e})`;
+}
+
+/** Lanes 2-3 of a float32x4 expression as float64x2. */
+function hi(e: string): string {
+  return `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${e} ${e}))`;
+}
+
+/** acc (float64x2 at byte address \`at\`) += value. */
+function accumulate(at: string, value: string): string {
+  return `(v128.store ${at} (f64x2.add (v128.load ${at}) ${value}))`;
+}
+
+/** The sums of one half (lanes 0-1 or 2-3) of four rows, as batchNormGradRows adds them. */
+function fourRowSums(half: (e: string) => string, m: string): { dy: string; dyXm: string } {
+  const g = [0, 1, 2, 3].map((i) => half(`(local.get $g${i})`));
+  const xm = [0, 1, 2, 3].map((i) => `(f64x2.sub ${half(`(local.get $x${i})`)} ${m})`);
+  const t = (i: number): string => `(f64x2.mul ${g[i]} ${xm[i]})`;
+  return {
+    dy: `(f64x2.add (f64x2.add ${g[0]} ${g[1]}) (f64x2.add ${g[2]} ${g[3]}))`,
+    dyXm: `(f64x2.add (f64x2.add ${t(0)} ${t(1)}) (f64x2.add ${t(2)} ${t(3)}))`,
+  };
+}
+
+const LOW = fourRowSums(lo, '(local.get $mLo)');
+const HIGH = fourRowSums(hi, '(local.get $mHi)');
+
+const BATCH_NORM_GRAD = `
+  ;; A batch-norm gradient's pass over rows of c channels: dx = dy * k[j] (float32), and in
+  ;; float64 accDy[j] += dy, accXm[j] += dy * (x - m[j]); four rows at a time as
+  ;; acc + ((a0 + a1) + (a2 + a3)), then one row at a time.
+  (func (export "batchNormGradRows") (param $dy i32) (param $x i32) (param $dx i32) (param $m i32) (param $k i32)
+      (param $accDy i32) (param $accXm i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $r i32) (local $p i32) (local $q i32) (local $o i32) (local $a i32)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $kv v128) (local $mv v128) (local $mLo v128) (local $mHi v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $fours (loop $four
+      (br_if $fours (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $rowDone (loop $channels
+        (br_if $rowDone (i32.ge_u (local.get $j) (local.get $cBytes)))
+        (local.set $p (i32.add (local.get $dy) (local.get $j)))
+        (local.set $q (i32.add (local.get $x) (local.get $j)))
+        (local.set $o (i32.add (local.get $dx) (local.get $j)))
+        (local.set $g0 (v128.load (local.get $p)))
+        (local.set $g1 (v128.load (i32.add (local.get $p) (local.get $cBytes))))
+        (local.set $g2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $cBytes) (i32.const 1)))))
+        (local.set $g3 (v128.load (i32.add (local.get $p) (i32.mul (local.get $cBytes) (i32.const 3)))))
+        (local.set $x0 (v128.load (local.get $q)))
+        (local.set $x1 (v128.load (i32.add (local.get $q) (local.get $cBytes))))
+        (local.set $x2 (v128.load (i32.add (local.get $q) (i32.shl (local.get $cBytes) (i32.const 1)))))
+        (local.set $x3 (v128.load (i32.add (local.get $q) (i32.mul (local.get $cBytes) (i32.const 3)))))
+        (local.set $kv (v128.load (i32.add (local.get $k) (local.get $j))))
+        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
+        (local.set $mLo ${lo('(local.get $mv)')})
+        (local.set $mHi ${hi('(local.get $mv)')})
+        (v128.store (local.get $o) (f32x4.mul (local.get $g0) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (local.get $cBytes)) (f32x4.mul (local.get $g1) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (i32.shl (local.get $cBytes) (i32.const 1))) (f32x4.mul (local.get $g2) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (i32.mul (local.get $cBytes) (i32.const 3))) (f32x4.mul (local.get $g3) (local.get $kv)))
+        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
+        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', LOW.dy)}
+        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', HIGH.dy)}
+        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', LOW.dyXm)}
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $channels)))
+      (local.set $dy (i32.add (local.get $dy) (i32.shl (local.get $cBytes) (i32.const 2))))
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $cBytes) (i32.const 2))))
+      (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $cBytes) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $four)))
+    (block $ones (loop $one
+      (br_if $ones (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $rowDone1 (loop $channels1
+        (br_if $rowDone1 (i32.ge_u (local.get $j) (local.get $cBytes)))
+        (local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
+        (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
+        (v128.store (i32.add (local.get $dx) (local.get $j)) (f32x4.mul (local.get $g0) (v128.load (i32.add (local.get $k) (local.get $j)))))
+        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
+        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', lo('(local.get $g0)'))}
+        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', hi('(local.get $g0)'))}
+        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', `(f64x2.mul ${lo('(local.get $g0)')} (f64x2.sub ${lo('(local.get $x0)')} ${lo('(local.get $mv)')}))`)}
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $channels1)))
+      (local.set $dy (i32.add (local.get $dy) (local.get $cBytes)))
+      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
+      (local.set $dx (i32.add (local.get $dx) (local.get $cBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $one))))
+`;
+
+const DEPTHWISE_FILTER_GRAD = `
+  ;; One tap of a depthwise filter gradient (channel multiplier 1) over one output row: for each
+  ;; 4 channels, s = the sum over \`count\` output columns of x * dy in float64 (x stepping xStep
+  ;; bytes, dy c floats), then sums[channel] (float64) += s.
+  (func (export "depthwiseFilterTap") (param $x i32) (param $dy i32) (param $count i32) (param $xStep i32) (param $sums i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $xi i32) (local $di i32) (local $n i32) (local $at i32)
+    (local $xv v128) (local $gv v128) (local $sLo v128) (local $sHi v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $done (loop $channels
+      (br_if $done (i32.ge_u (local.get $j) (local.get $cBytes)))
+      (local.set $sLo (v128.const i64x2 0 0))
+      (local.set $sHi (v128.const i64x2 0 0))
+      (local.set $xi (i32.add (local.get $x) (local.get $j)))
+      (local.set $di (i32.add (local.get $dy) (local.get $j)))
+      (local.set $n (local.get $count))
+      (block $columnsDone (loop $columns
+        (br_if $columnsDone (i32.eqz (local.get $n)))
+        (local.set $xv (v128.load (local.get $xi)))
+        (local.set $gv (v128.load (local.get $di)))
+        (local.set $sLo (f64x2.add (local.get $sLo) (f64x2.mul ${lo('(local.get $xv)')} ${lo('(local.get $gv)')})))
+        (local.set $sHi (f64x2.add (local.get $sHi) (f64x2.mul ${hi('(local.get $xv)')} ${hi('(local.get $gv)')})))
+        (local.set $xi (i32.add (local.get $xi) (local.get $xStep)))
+        (local.set $di (i32.add (local.get $di) (local.get $cBytes)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $columns)))
+      (local.set $at (i32.add (local.get $sums) (i32.shl (local.get $j) (i32.const 1))))
+      ${accumulate('(local.get $at)', '(local.get $sLo)')}
+      ${accumulate('(i32.add (local.get $at) (i32.const 16))', '(local.get $sHi)')}
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $channels))))
+`;
+
+/** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
+export function kernelsWat(sharedMemory: boolean): string {
+  const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD})\n`;
+}
