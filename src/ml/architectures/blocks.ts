@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../engine.js';
 import { type ActivationKind, PointwiseActivation } from '../layers/activation.js';
 import { ChannelScale } from '../layers/channel-scale.js';
+import { inputConv2d } from '../layers/input-conv.js';
 import { SeededDropout } from '../seeded-dropout.js';
 import { deriveSeed } from '../seeded-random.js';
 
@@ -61,14 +62,17 @@ export interface ConvBnOptions {
   epsilon: number;
   /** Keras-style moving-average momentum (1 - torch momentum). */
   momentum: number;
+  /** The model's first layer: its training step computes no gradient for the image (`inputConv2d`). */
+  input?: boolean;
 }
 
 /** Bias-free 'same' convolution, batch norm, activation. */
 export function convBn(x: Sym, o: ConvBnOptions): Sym {
-  const y = apply(tf.layers.conv2d({
-    filters: o.filters, kernelSize: o.kernel, strides: o.stride ?? 1, padding: 'same', useBias: false,
+  const args = {
+    filters: o.filters, kernelSize: o.kernel, strides: o.stride ?? 1, padding: 'same' as const, useBias: false,
     kernelInitializer: convInit(o.seeds), name: `${o.name}_conv`,
-  }), x);
+  };
+  const y = apply(o.input === true ? inputConv2d(args) : tf.layers.conv2d(args), x);
   return activation(apply(tf.layers.batchNormalization({ epsilon: o.epsilon, momentum: o.momentum, name: `${o.name}_bn` }), y), o.act, `${o.name}_act`);
 }
 

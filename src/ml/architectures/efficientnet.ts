@@ -34,7 +34,7 @@ export function buildEfficientNetB0(spec: ModelSpec, seed: number): tf.LayersMod
   const seeds = new SeedSequence(seed);
 
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  let x = convBn(input, { filters: ch(32), kernel: 3, stride: 2, act: 'swish', name: 'stem', seeds, ...BN });
+  let x = convBn(input, { filters: ch(32), kernel: 3, stride: 2, act: 'swish', name: 'stem', seeds, ...BN, input: true });
   let block = 0;
   for (const [expand, kernel, firstStride, inC, outC, repeats] of STAGES) {
     for (let r = 0; r < repeats; r++) {

@@ -61,7 +61,7 @@ export function buildMobileNetV3(spec: ModelSpec, seed: number, variant: 'small'
   const blocks = variant === 'small' ? SMALL : LARGE;
 
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  let x = convBn(input, { filters: ch(16), kernel: 3, stride: 2, act: 'hard-swish', name: 'stem', seeds, ...BN });
+  let x = convBn(input, { filters: ch(16), kernel: 3, stride: 2, act: 'hard-swish', name: 'stem', seeds, ...BN, input: true });
   blocks.forEach(([inC, kernel, expC, outC, se, act, stride], i) => {
     const name = `block${i + 1}`;
     const [inputC, expanded, output] = [ch(inC), ch(expC), ch(outC)];

@@ -51,7 +51,7 @@ export function buildResNet(spec: ModelSpec, seed: number, architecture: 'resnet
   const seeds = new SeedSequence(seed);
 
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  let x = convBn(input, { filters: ch(64), kernel: 7, stride: 2, act: 'relu', name: 'stem', seeds, ...BN });
+  let x = convBn(input, { filters: ch(64), kernel: 7, stride: 2, act: 'relu', name: 'stem', seeds, ...BN, input: true });
   x = apply(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'stem_pool' }), x);
   let channels = ch(64);
   stages.forEach((blocks, s) => {

@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../engine.js';
+import { inputConv2d } from '../layers/input-conv.js';
 import { ClassTokenAndPosition, MultiHeadSelfAttention, TakeClassToken } from '../layers/vit-layers.js';
 import { SeedSequence, activation, apply, classifier } from './blocks.js';
 
@@ -33,7 +34,7 @@ export function buildVitTiny(spec: ModelSpec, seed: number): tf.LayersModel {
   const init = () => tf.initializers.truncatedNormal({ stddev: INIT_STD, seed: seeds.take() });
 
   const input = tf.input({ shape: spec.inputShape, name: 'image' });
-  let x = apply(tf.layers.conv2d({
+  let x = apply(inputConv2d({
     filters: dim, kernelSize: patch, strides: patch, padding: 'valid', kernelInitializer: init(), name: 'patch_embed',
   }), input);
   x = apply(tf.layers.reshape({ targetShape: [tokens, dim], name: 'patch_tokens' }), x);
