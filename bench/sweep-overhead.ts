@@ -1,13 +1,13 @@
 /**
  * Orchestration overhead per sweep trial: the real sweepWorkflow on a real Temporal dev server
  * runs N trials (scheduler none, random sampler, concurrency 4) whose training is a fake that
- * sleeps ~1 s (bench/support/fake-trial-activities.ts), once with rungs as activities and once
- * as local activities (sweep.trialExecution; --execution picks one), across 4 GPU workers in this process
- * (one training at a time each) and one CPU worker hosting the sweep. Overhead per trial =
- * trial wall time (child workflow start to close, server times) minus the training's measured
- * sleep; also, from the sweep's whole wall time, wall x concurrency / trials minus the mean
- * training time, which adds the sweep's own gaps (starting the next trial, draining before
- * continue-as-new, writing the leaderboard).
+ * sleeps ~1 s (bench/support/fake-trial-activities.ts), once per rung execution
+ * (sweep.trialExecution: activity, local-activity and auto, the default; --execution picks one),
+ * across 4 GPU workers in this process (one training at a time each) and one CPU worker hosting
+ * the sweep. Overhead per trial = trial wall time (child workflow start to close, server times)
+ * minus the training's measured sleep; also, from the sweep's whole wall time, wall x
+ * concurrency / trials minus the mean training time, which adds the sweep's own gaps (starting
+ * the next trial, draining before continue-as-new, writing the leaderboard).
  *
  * Reference, measured in the same run: the same trial workflows with trivially short training,
  * started by a bare fan-out workflow (no sampler, scheduler or trial table) with the same
@@ -19,13 +19,16 @@
  * count is printed.
  *
  *   node bin/run-ts.mjs bench/sweep-overhead.ts [--trials 500] [--train-ms 1000] [--workers 4]
- *     [--reference 500] [--history-limit 1000] [--execution both|activity|local-activity]
+ *     [--reference 500] [--history-limit 1000] [--execution all|activity|local-activity|auto]
  *
- * Last measured (defaults: both executions; 2 cores, load average 0.5-0.7; the dev server's SQLite
- * in WAL mode with synchronous=normal): 500 trials each, continue-as-new 4 times; child wall minus
- * training mean 140.3 ms (p95 163.7) with rungs as activities (FAIL), 42.5 ms (p95 75.4) as local
- * activities (PASS against <= 50 ms); from the sweep's wall time 278.6 and 87.2 ms. Reference
- * (bare fan-out): 171.9 ms a child. See README "Sweep benchmarks".
+ * Last measured (defaults, all three executions in one run; 2 cores, load average 0.8-1.4; the
+ * dev server's SQLite in WAL mode with synchronous=normal): 500 trials each, continue-as-new 4
+ * times; child wall minus training mean 132.4 ms (p95 162.1) with rungs as activities (FAIL),
+ * 43.3 ms (p95 88.8) as local activities and 49.1 ms (p95 90.2) with auto (493 of 500 rungs
+ * local, from trial 7), both PASS against <= 50 ms; from the sweep's wall time 263.0, 90.8 and
+ * 104.5 ms. Reference (bare fan-out): 201.4 ms a child. Auto alone (`--execution auto`, load
+ * 0.9-1.7): 37.9 ms (p95 70.4), 85.6 ms from the wall time, reference 169.4 ms. See README
+ * "Sweep benchmarks".
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
