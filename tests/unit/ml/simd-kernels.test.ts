@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +46,17 @@ describe('the SIMD kernels', () => {
   it('build and run on the wasm backend\'s own memory', () => {
     expect(simdUnavailableReason()).toBeUndefined();
     expect(simdKernels(tf.backend() as BackendWasm)).toBeDefined();
+  });
+
+  it('run on the single-threaded backend too (its memory is the module\'s own export)', () => {
+    const script = fileURLToPath(new URL('./simd-single-thread.ts', import.meta.url));
+    const runTs = fileURLToPath(new URL('../../../bin/run-ts.mjs', import.meta.url));
+    const child = spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', timeout: 60_000 });
+    expect(child.status, child.stderr.slice(-2000)).toBe(0);
+    const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { threads: number; simd: boolean; reason: string | null; hardSwish: number[] };
+    expect(out).toMatchObject({ threads: 1, simd: true, reason: null });
+    // Four values through SIMD, the fifth through the JS tail (JSON carries -0 as 0).
+    expect(out.hardSwish).toEqual([0, -1 / 3, 0, 2 * 5 / 6, 5].map(Math.fround));
   });
 
   it.each([true, false])('build for a shared memory (threaded backend) and an unshared one (shared=%s)', async (shared) => {

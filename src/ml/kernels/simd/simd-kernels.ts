@@ -49,8 +49,10 @@ export function simdUnavailableReason(): string | undefined {
   return failure;
 }
 
+/** The backend's WebAssembly.Memory: `wasmMemory` in the threaded build, the module's exported `memory` in the other. */
 function backendMemory(backend: BackendWasm): WasmMemory | undefined {
-  const memory = (backend.wasm as unknown as { wasmMemory?: unknown }).wasmMemory;
+  const module = backend.wasm as unknown as { wasmMemory?: unknown; asm?: { memory?: unknown } };
+  const memory = module.wasmMemory ?? module.asm?.memory;
   return memory instanceof Wasm.Memory ? memory : undefined;
 }
 
@@ -62,7 +64,7 @@ function backendMemory(backend: BackendWasm): WasmMemory | undefined {
 export async function prepareSimdKernels(backend: BackendWasm): Promise<boolean> {
   const memory = backendMemory(backend);
   if (memory === undefined) {
-    failure = 'the tfjs wasm backend does not expose its memory (wasm.wasmMemory)';
+    failure = 'the tfjs wasm backend does not expose its memory (wasm.wasmMemory or wasm.asm.memory)';
     return false;
   }
   return compileFor(isShared(memory));
