@@ -75,22 +75,15 @@ function depthwiseBackpropFilter({ inputs, backend: anyBackend, attrs }: KernelA
 let filterSums = new Float64Array(0);
 
 /**
- * The filter gradient with channel multiplier 1: dW[fh, fw, c] = sum over (b, oh, ow) of
- * x[b, oh*s + fh*d - top, ow*s + fw*d - left, c] * dy[b, oh, ow, c]. For each (b, oh, fh, fw)
- * the output columns whose input column is inside the image are found once, then the tap's C
- * sums run over them with four channels' sums held in locals (no load and store of the
- * accumulator per product), in float64, written out once at the end.
+ * Calls `visit` once per (b, oh, fh, fw) with the run of output columns whose input column is
+ * inside the image: the tap's index, the element offsets of the run's first x and dy values (x
+ * steps stride * C elements per column, dy C), and the run's length.
  */
-function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+function forEachTapRun(info: tf.backend_util.Conv2DInfo, visit: (tap: number, xFirst: number, dyFirst: number, count: number) => void): void {
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
-  const taps = filterHeight * filterWidth;
-  if (filterSums.length < taps * C) filterSums = new Float64Array(taps * C);
-  const sums = filterSums;
-  sums.fill(0, 0, taps * C);
-  const c4 = C - (C % 4);
   for (let b = 0; b < batchSize; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
       const dyRow = (b * outHeight + oh) * outWidth * C;
@@ -103,48 +96,62 @@ function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Floa
           const owLo = shift >= 0 ? 0 : Math.ceil(-shift / strideWidth);
           const owHi = Math.min(outWidth, Math.floor((inWidth - 1 - shift) / strideWidth) + 1);
           if (owLo >= owHi) continue;
-          const sBase = (fh * filterWidth + fw) * C;
-          const xStep = strideWidth * C;
-          const xFirst = xRow + (owLo * strideWidth + shift) * C;
-          const dyFirst = dyRow + owLo * C;
-          for (let c = 0; c < c4; c += 4) {
-            let s0 = 0;
-            let s1 = 0;
-            let s2 = 0;
-            let s3 = 0;
-            for (let ow = owLo, xi = xFirst + c, di = dyFirst + c; ow < owHi; ow++, xi += xStep, di += C) {
-              s0 += xs[xi]! * dys[di]!;
-              s1 += xs[xi + 1]! * dys[di + 1]!;
-              s2 += xs[xi + 2]! * dys[di + 2]!;
-              s3 += xs[xi + 3]! * dys[di + 3]!;
-            }
-            sums[sBase + c] = sums[sBase + c]! + s0;
-            sums[sBase + c + 1] = sums[sBase + c + 1]! + s1;
-            sums[sBase + c + 2] = sums[sBase + c + 2]! + s2;
-            sums[sBase + c + 3] = sums[sBase + c + 3]! + s3;
-          }
-          for (let c = c4; c < C; c++) {
-            let s0 = 0;
-            for (let ow = owLo, xi = xFirst + c, di = dyFirst + c; ow < owHi; ow++, xi += xStep, di += C) s0 += xs[xi]! * dys[di]!;
-            sums[sBase + c] = sums[sBase + c]! + s0;
-          }
+          visit(fh * filterWidth + fw, xRow + (owLo * strideWidth + shift) * C, dyRow + owLo * C, owHi - owLo);
         }
       }
     }
   }
+}
+
+/**
+ * The filter gradient with channel multiplier 1: dW[fh, fw, c] = sum over (b, oh, ow) of
+ * x[b, oh*s + fh*d - top, ow*s + fw*d - left, c] * dy[b, oh, ow, c]. For each (b, oh, fh, fw)
+ * the output columns whose input column is inside the image are found once (`forEachTapRun`),
+ * then the tap's C sums run over them with four channels' sums held in locals (no load and
+ * store of the accumulator per product), in float64, written out once at the end.
+ */
+function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const C = info.inChannels;
+  const taps = info.filterHeight * info.filterWidth;
+  if (filterSums.length < taps * C) filterSums = new Float64Array(taps * C);
+  const sums = filterSums;
+  sums.fill(0, 0, taps * C);
+  const c4 = C - (C % 4);
+  const xStep = info.strideWidth * C;
+  forEachTapRun(info, (tap, xFirst, dyFirst, count) => {
+    const sBase = tap * C;
+    for (let c = 0; c < c4; c += 4) {
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      for (let n = 0, xi = xFirst + c, di = dyFirst + c; n < count; n++, xi += xStep, di += C) {
+        s0 += xs[xi]! * dys[di]!;
+        s1 += xs[xi + 1]! * dys[di + 1]!;
+        s2 += xs[xi + 2]! * dys[di + 2]!;
+        s3 += xs[xi + 3]! * dys[di + 3]!;
+      }
+      sums[sBase + c] = sums[sBase + c]! + s0;
+      sums[sBase + c + 1] = sums[sBase + c + 1]! + s1;
+      sums[sBase + c + 2] = sums[sBase + c + 2]! + s2;
+      sums[sBase + c + 3] = sums[sBase + c + 3]! + s3;
+    }
+    for (let c = c4; c < C; c++) {
+      let s0 = 0;
+      for (let n = 0, xi = xFirst + c, di = dyFirst + c; n < count; n++, xi += xStep, di += C) s0 += xs[xi]! * dys[di]!;
+      sums[sBase + c] = sums[sBase + c]! + s0;
+    }
+  });
   for (let i = 0; i < taps * C; i++) dw[i] = sums[i]!;
 }
 
 /**
  * `filterGradientMultiplier1` as SIMD code, for channels in fours: the same output-column
- * ranges, and the same float64 sums in the same order (simd/wat.ts, depthwiseFilterTap).
+ * runs, and the same float64 sums in the same order (simd/wat.ts, depthwiseFilterTap).
  */
 function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, dwInfo: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): void {
-  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, filterHeight, filterWidth } = info;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
-  const top = info.padInfo.top;
-  const left = info.padInfo.left;
-  const taps = filterHeight * filterWidth;
+  const C = info.inChannels;
+  const taps = info.filterHeight * info.filterWidth;
   // float64 sums, taps * C of them, as a float32 tensor of twice the length.
   const sumsInfo = backend.makeOutput([2 * taps * C], 'float32');
   const sumsView = heapF32(backend, sumsInfo);
@@ -152,26 +159,10 @@ function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.Tenso
   const sums = sumsView.byteOffset;
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
-  const xStep = strideWidth * C * 4;
-  for (let b = 0; b < batchSize; b++) {
-    for (let oh = 0; oh < outHeight; oh++) {
-      const dyRow = (b * outHeight + oh) * outWidth * C;
-      for (let fh = 0; fh < filterHeight; fh++) {
-        const ih = oh * strideHeight + fh * dilationHeight - top;
-        if (ih < 0 || ih >= inHeight) continue;
-        const xRow = (b * inHeight + ih) * inWidth * C;
-        for (let fw = 0; fw < filterWidth; fw++) {
-          const shift = fw * dilationWidth - left;
-          const owLo = shift >= 0 ? 0 : Math.ceil(-shift / strideWidth);
-          const owHi = Math.min(outWidth, Math.floor((inWidth - 1 - shift) / strideWidth) + 1);
-          if (owLo >= owHi) continue;
-          const xFirst = xRow + (owLo * strideWidth + shift) * C;
-          const dyFirst = dyRow + owLo * C;
-          simd.depthwiseFilterTap(xAt + 4 * xFirst, dyAt + 4 * dyFirst, owHi - owLo, xStep, sums + 8 * (fh * filterWidth + fw) * C, C);
-        }
-      }
-    }
-  }
+  const xStep = info.strideWidth * C * 4;
+  forEachTapRun(info, (tap, xFirst, dyFirst, count) => {
+    simd.depthwiseFilterTap(xAt + 4 * xFirst, dyAt + 4 * dyFirst, count, xStep, sums + 8 * tap * C, C);
+  });
   simd.storeScaled(sums, heapF32(backend, dwInfo).byteOffset, taps * C, 1);
   dispose(backend, sumsInfo);
 }
