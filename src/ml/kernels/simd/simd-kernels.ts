@@ -92,6 +92,8 @@ export async function compileFor(shared: boolean): Promise<boolean> {
     return true;
   } catch (err) {
     failure = `the SIMD kernels did not build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+    // Training still works (the JS loops), only slower: say so once, on stderr.
+    process.emitWarning(`${failure}; the wasm backend's project kernels run their JS loops instead`, { code: 'DV_SIMD_KERNELS' });
     return false;
   }
 }
