@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec } from '../engine.js';
 import { type ActivationKind, PointwiseActivation } from '../layers/activation.js';
+import { batchNormalization } from '../layers/batch-norm.js';
 import { ChannelScale } from '../layers/channel-scale.js';
 import { inputConv2d } from '../layers/input-conv.js';
 import { SeededDropout } from '../seeded-dropout.js';
@@ -73,7 +74,7 @@ export function convBn(x: Sym, o: ConvBnOptions): Sym {
     kernelInitializer: convInit(o.seeds), name: `${o.name}_conv`,
   };
   const y = apply(o.input === true ? inputConv2d(args) : tf.layers.conv2d(args), x);
-  return activation(apply(tf.layers.batchNormalization({ epsilon: o.epsilon, momentum: o.momentum, name: `${o.name}_bn` }), y), o.act, `${o.name}_act`);
+  return activation(apply(batchNormalization({ epsilon: o.epsilon, momentum: o.momentum, name: `${o.name}_bn` }), y), o.act, `${o.name}_act`);
 }
 
 /** Bias-free 'same' depthwise convolution, batch norm, activation. */
@@ -82,7 +83,7 @@ export function depthwiseBn(x: Sym, o: Omit<ConvBnOptions, 'filters'>): Sym {
     kernelSize: o.kernel, strides: o.stride ?? 1, padding: 'same', useBias: false, depthMultiplier: 1,
     depthwiseInitializer: convInit(o.seeds), name: `${o.name}_dwconv`,
   }), x);
-  return activation(apply(tf.layers.batchNormalization({ epsilon: o.epsilon, momentum: o.momentum, name: `${o.name}_bn` }), y), o.act, `${o.name}_act`);
+  return activation(apply(batchNormalization({ epsilon: o.epsilon, momentum: o.momentum, name: `${o.name}_bn` }), y), o.act, `${o.name}_act`);
 }
 
 /** Squeeze-and-excitation: global average, FC (with bias) to `squeeze`, inner act, FC back, gate, scale. */

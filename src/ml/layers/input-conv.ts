@@ -12,17 +12,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2D } from '@tensorflow/tfjs-layers/dist/layers/convolutional.js';
+import { tfjsLayerClass } from './tfjs-layer-class.js';
 
 type ConvArgs = Parameters<typeof tf.layers.conv2d>[0];
 
-/** tfjs-layers' Conv2D class, as registered for deserialisation (the one tf.layers.conv2d builds). */
-function conv2dClass(): new (args: ConvArgs) => Conv2D {
-  const entry = tf.serialization.SerializationMap.getMap().classNameMap['Conv2D'];
-  if (entry === undefined) throw new Error('tfjs-layers has no Conv2D registered');
-  return entry[0] as unknown as new (args: ConvArgs) => Conv2D;
-}
+const Conv2DBase = tfjsLayerClass<Conv2D>('Conv2D') as unknown as new (args: ConvArgs) => Conv2D;
 
-class InputConv2D extends conv2dClass() {
+class InputConv2D extends Conv2DBase {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor | tf.Tensor[] {
     if (this.dataFormat !== 'channelsLast') return super.call(inputs, kwargs);
     return tf.tidy(() => {

@@ -195,6 +195,28 @@ const PER_CHANNEL = `
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $one))))
 
+  ;; acc[j] (float64) += x * x over \`rows\` rows of c floats, row by row.
+  (func (export "sumSquaresInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $k i32) (local $r i32) (local $ap i32) (local $v v128) (local $lo v128) (local $hi v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $k (i32.const 0))
+      (block $rowDone (loop $channels
+        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $k))))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
+        (v128.store (local.get $ap) (f64x2.add (v128.load (local.get $ap)) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (v128.store (i32.add (local.get $ap) (i32.const 16))
+          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16))) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $channels)))
+      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
+
   ;; out[j] = float32(acc[j] * scale) for c channels.
   (func (export "storeScaled") (param $acc i32) (param $out i32) (param $c i32) (param $scale f64)
     (local $end i32) (local $s v128)

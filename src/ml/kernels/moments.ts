@@ -1,0 +1,113 @@
+/**
+ * Batch-norm moments in two passes on wasm. tf.moments(x, [0, 1, 2]) is a Mean, a Sub, a Square
+ * and another Mean forward, and their gradients backward (two Mean gradients, two Multiplys,
+ * a Neg, a Sum and the Adds that join them): about ten full-size passes for each batch-norm
+ * layer in training. Here, for x [..., C] reduced over every axis but the last:
+ *   forward  (`MomentsProject`): one SIMD pass summing x and x * x per channel in float64, so
+ *            mean = sum / N and variance = sumsq / N - mean^2 (float64 keeps the difference
+ *            accurate for float32 data), written as float32;
+ *   backward (`MomentsGradProject`): dx = dmean / N + dvariance * 2 (x - mean) / N, one affine
+ *            map per channel, one SIMD pass.
+ * `fusedMoments` uses it on wasm with the SIMD kernels and channels in fours, float32; anywhere
+ * else it is tf.moments itself.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { simdKernels } from './simd/simd-kernels.js';
+import { WASM, asWasmBackend, dispose, heapF32, input } from './wasm-kernel-context.js';
+
+export const MOMENTS_KERNEL = 'MomentsProject';
+export const MOMENTS_GRAD_KERNEL = 'MomentsGradProject';
+
+type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
+
+function channelsOf(x: tf.TensorInfo): { c: number; rows: number } {
+  const c = x.shape[x.shape.length - 1]!;
+  return { c, rows: tf.util.sizeFromShape(x.shape) / c };
+}
+
+function momentsWasm({ inputs, backend: anyBackend }: KernelArgs): tf.TensorInfo[] {
+  const backend = asWasmBackend(anyBackend);
+  const x = input(inputs, 'x', MOMENTS_KERNEL);
+  const simd = simdKernels(backend);
+  const { c, rows } = channelsOf(x);
+  if (simd === undefined || c % 4 !== 0) throw new Error(`${MOMENTS_KERNEL} needs the SIMD kernels and channels in fours, got ${c}`);
+  const mean = backend.makeOutput([c], 'float32');
+  const variance = backend.makeOutput([c], 'float32');
+  // float64 sums of x and of x * x: 4 * c floats of scratch.
+  const scratchInfo = backend.makeOutput([4 * c], 'float32');
+  const scratch = heapF32(backend, scratchInfo);
+  scratch.fill(0);
+  const at = scratch.byteOffset;
+  const xAt = heapF32(backend, x).byteOffset;
+  simd.sumRowsInto(xAt, at, rows, c);
+  simd.sumSquaresInto(xAt, at + 8 * c, rows, c);
+  const sums = new Float64Array(scratch.buffer, at, 2 * c);
+  const m = heapF32(backend, mean);
+  const v = heapF32(backend, variance);
+  for (let j = 0; j < c; j++) {
+    const mu = sums[j]! / rows;
+    m[j] = mu;
+    v[j] = Math.max(0, sums[c + j]! / rows - mu * mu);
+  }
+  dispose(backend, scratchInfo);
+  return [mean, variance];
+}
+
+function momentsGradWasm({ inputs, backend: anyBackend }: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(anyBackend);
+  const x = input(inputs, 'x', MOMENTS_GRAD_KERNEL);
+  const meanInfo = input(inputs, 'mean', MOMENTS_GRAD_KERNEL);
+  const dMeanInfo = input(inputs, 'dmean', MOMENTS_GRAD_KERNEL);
+  const dVarianceInfo = input(inputs, 'dvariance', MOMENTS_GRAD_KERNEL);
+  const simd = simdKernels(backend);
+  const { c, rows } = channelsOf(x);
+  if (simd === undefined || c % 4 !== 0) throw new Error(`${MOMENTS_GRAD_KERNEL} needs the SIMD kernels and channels in fours, got ${c}`);
+  const dx = backend.makeOutput(x.shape, 'float32');
+  // dx = x * k + b per channel: k = 2 dvariance / N, b = dmean / N - k * mean.
+  const factorsInfo = backend.makeOutput([2 * c], 'float32');
+  const f = heapF32(backend, factorsInfo);
+  const mean = heapF32(backend, meanInfo);
+  const dMean = heapF32(backend, dMeanInfo);
+  const dVariance = heapF32(backend, dVarianceInfo);
+  for (let j = 0; j < c; j++) {
+    const k = (2 * dVariance[j]!) / rows;
+    f[j] = k;
+    f[c + j] = dMean[j]! / rows - k * mean[j]!;
+  }
+  simd.affineRows(heapF32(backend, x).byteOffset, heapF32(backend, dx).byteOffset, f.byteOffset, f.byteOffset + 4 * c, rows, c);
+  dispose(backend, factorsInfo);
+  return dx;
+}
+
+const momentsGradient: tf.GradConfig = {
+  kernelName: MOMENTS_KERNEL,
+  inputsToSave: ['x'],
+  outputsToSave: [true, false],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [dMean, dVariance] = dy as tf.Tensor[];
+    const [x, mean] = saved as [tf.Tensor, tf.Tensor];
+    return { x: () => tf.engine().runKernel(MOMENTS_GRAD_KERNEL, { x, mean, dmean: dMean!, dvariance: dVariance! }) as tf.Tensor };
+  },
+};
+
+let installed = false;
+
+/** Registers the two wasm kernels and the gradient, once. */
+export function installMoments(): void {
+  if (installed) return;
+  installed = true;
+  if (tf.getKernel(MOMENTS_KERNEL, WASM) === undefined) tf.registerKernel({ kernelName: MOMENTS_KERNEL, backendName: WASM, kernelFunc: momentsWasm });
+  if (tf.getKernel(MOMENTS_GRAD_KERNEL, WASM) === undefined) tf.registerKernel({ kernelName: MOMENTS_GRAD_KERNEL, backendName: WASM, kernelFunc: momentsGradWasm });
+  tf.registerGradient(momentsGradient);
+}
+
+/** Mean and variance of x over every axis but the last (what batch norm in training needs). */
+export function fusedMoments(x: tf.Tensor): { mean: tf.Tensor; variance: tf.Tensor } {
+  const c = x.shape[x.shape.length - 1]!;
+  const fused = tf.getBackend() === WASM && x.dtype === 'float32' && c % 4 === 0 && x.rank >= 2
+    && simdKernels(asWasmBackend(tf.backend())) !== undefined;
+  if (!fused) return tf.moments(x, Array.from({ length: x.rank - 1 }, (_, i) => i));
+  installMoments();
+  const [mean, variance] = tf.engine().runKernel(MOMENTS_KERNEL, { x }) as tf.Tensor[];
+  return { mean: mean!, variance: variance! };
+}

@@ -1,0 +1,56 @@
+/**
+ * tfjs-layers' BatchNormalization, whose training step takes the batch's mean and variance from
+ * `fusedMoments` (two SIMD passes on wasm, and one backward, instead of tf.moments' ten or so
+ * full-size kernels). Everything else (inference, the moving averages, other axes, other
+ * backends) is what tfjs-layers does, and it serialises as a plain BatchNormalization (same
+ * class name, config and weights).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
+import { fusedMoments } from '../kernels/moments.js';
+import { tfjsLayerClass } from './tfjs-layer-class.js';
+
+type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
+
+/** The fields tfjs-layers keeps private that the training step reads. */
+interface BatchNormFields {
+  axis: number;
+  momentum: number;
+  epsilon: number;
+  center: boolean;
+  scale: boolean;
+  gamma: tf.LayerVariable | null;
+  beta: tf.LayerVariable | null;
+  movingMean: tf.LayerVariable;
+  movingVariance: tf.LayerVariable;
+}
+
+const BatchNormBase = tfjsLayerClass<BatchNormalization>('BatchNormalization') as unknown as new (args: BatchNormArgs) => BatchNormalization;
+
+class FusedMomentsBatchNormalization extends BatchNormBase {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: tf.serialization.ConfigDict): tf.Tensor | tf.Tensor[] {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor;
+    const f = this as unknown as BatchNormFields;
+    const axis = f.axis >= 0 ? f.axis : f.axis + x.rank;
+    if (kwargs['training'] !== true || axis !== x.rank - 1 || x.rank > 4 || f.gamma === null || f.beta === null) return super.call(inputs, kwargs);
+    const gamma = f.gamma;
+    const beta = f.beta;
+    return tf.tidy(() => {
+      const { mean, variance } = fusedMoments(x);
+      const normed = tf.batchNorm(x, mean, variance, beta.read(), gamma.read(), f.epsilon);
+      // The moving averages as tfjs-layers updates them: v -= (v - value) * (1 - momentum).
+      for (const [variable, value] of [[f.movingMean, mean], [f.movingVariance, variance]] as const) {
+        tf.tidy(() => {
+          const current = variable.read();
+          variable.write(tf.sub(current, tf.mul(tf.sub(current, value), 1 - f.momentum)));
+        });
+      }
+      return normed;
+    });
+  }
+}
+
+/** tf.layers.batchNormalization, training with `fusedMoments` (see above). */
+export function batchNormalization(args: BatchNormArgs): tf.layers.Layer {
+  return new FusedMomentsBatchNormalization(args) as unknown as tf.layers.Layer;
+}
