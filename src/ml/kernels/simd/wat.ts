@@ -10,6 +10,70 @@
  * comparisons did), except where a doc comment says otherwise.
  */
 
+/** Lanes 0-1 of a float32x4 expression as float64x2. */
+function lo(e: string): string {
+  return `(f64x2.promote_low_f32x4 ${e})`;
+}
+
+/** Lanes 2-3 of a float32x4 expression as float64x2. */
+function hi(e: string): string {
+  return `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${e} ${e}))`;
+}
+
+/** acc (float64x2 at byte address \`at\`) += value. */
+function accumulate(at: string, value: string): string {
+  return `(v128.store ${at} (f64x2.add (v128.load ${at}) ${value}))`;
+}
+
+/** The sums of one half (lanes 0-1 or 2-3) of four rows, as batchNormGradRows adds them. */
+function fourRowSums(half: (e: string) => string, m: string): { dy: string; dyXm: string } {
+  const g = [0, 1, 2, 3].map((i) => half(`(local.get $g${i})`));
+  const xm = [0, 1, 2, 3].map((i) => `(f64x2.sub ${half(`(local.get $x${i})`)} ${m})`);
+  const t = (i: number): string => `(f64x2.mul ${g[i]} ${xm[i]})`;
+  return {
+    dy: `(f64x2.add (f64x2.add ${g[0]} ${g[1]}) (f64x2.add ${g[2]} ${g[3]}))`,
+    dyXm: `(f64x2.add (f64x2.add ${t(0)} ${t(1)}) (f64x2.add ${t(2)} ${t(3)}))`,
+  };
+}
+
+
+/**
+ * The loop the row reductions share, over rows of c floats: four rows at a time (\`four\`, run
+ * for each 4 channels, $j their byte offset in the row), then the rest one at a time (\`one\`);
+ * \`pointers\` step on by a row each. Expects locals $r, $j, $cBytes (c * 4) and param $rows.
+ */
+function fourRowsThenOnes(pointers: string[], four: string, one: string): string {
+  const step = (bytes: string): string => pointers.map((p) => `(local.set $${p} (i32.add (local.get $${p}) ${bytes}))`).join('\n      ');
+  const channels = (label: string, body: string): string => `(local.set $j (i32.const 0))
+      (block $${label}Done (loop $${label}
+        (br_if $${label}Done (i32.ge_u (local.get $j) (local.get $cBytes)))
+        ${body}
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $${label})))`;
+  return `
+    (block $foursDone (loop $fours
+      (br_if $foursDone (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
+      ${channels('channels4', four)}
+      ${step('(i32.shl (local.get $cBytes) (i32.const 2))')}
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $fours)))
+    (block $onesDone (loop $ones
+      (br_if $onesDone (i32.ge_u (local.get $r) (local.get $rows)))
+      ${channels('channels1', one)}
+      ${step('(local.get $cBytes)')}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $ones)))`;
+}
+
+/** Loads of the same 4 channels from four consecutive rows at $p into $x0..$x3 (or $g0..$g3). */
+function loadFourRows(name: string, p: string): string {
+  const at = ['(local.get $P)', '(i32.add (local.get $P) (local.get $cBytes))', '(i32.add (local.get $P) (i32.shl (local.get $cBytes) (i32.const 1)))', '(i32.add (local.get $P) (i32.mul (local.get $cBytes) (i32.const 3)))'];
+  return at.map((a, i) => `(local.set $${name}${i} (v128.load ${a.replaceAll('$P', `$${p}`)}))`).join('\n        ');
+}
+
+const LOW = fourRowSums(lo, '(local.get $mLo)');
+const HIGH = fourRowSums(hi, '(local.get $mHi)');
+
 const HARD_ACTIVATIONS = `
   ;; y = x * clamp(x + 3, 0, 6) / 6
   (func (export "hardSwish") (param $x i32) (param $y i32) (param $n i32)
@@ -145,55 +209,18 @@ const PER_CHANNEL = `
   ;; acc[j] (float64) += the sum over \`rows\` rows of c floats from x, four rows at a time as
   ;; acc + ((x0 + x1) + (x2 + x3)) in float64, then one row at a time.
   (func (export "sumRowsInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $k i32) (local $p i32) (local $ap i32) (local $r i32)
+    (local $cBytes i32) (local $j i32) (local $p i32) (local $ap i32) (local $r i32)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    (block $fours (loop $four
-      (br_if $fours (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-      (local.set $k (i32.const 0))
-      (block $rowDone (loop $channels
-        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
-        (local.set $p (i32.add (local.get $x) (local.get $k)))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
-        (local.set $x0 (v128.load (local.get $p)))
-        (local.set $x1 (v128.load (i32.add (local.get $p) (local.get $cBytes))))
-        (local.set $x2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $cBytes) (i32.const 1)))))
-        (local.set $x3 (v128.load (i32.add (local.get $p) (i32.mul (local.get $cBytes) (i32.const 3)))))
-        (v128.store (local.get $ap)
-          (f64x2.add (v128.load (local.get $ap))
-            (f64x2.add
-              (f64x2.add (f64x2.promote_low_f32x4 (local.get $x0)) (f64x2.promote_low_f32x4 (local.get $x1)))
-              (f64x2.add (f64x2.promote_low_f32x4 (local.get $x2)) (f64x2.promote_low_f32x4 (local.get $x3))))))
-        (v128.store (i32.add (local.get $ap) (i32.const 16))
-          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16)))
-            (f64x2.add
-              (f64x2.add
-                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x0) (local.get $x0)))
-                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x1) (local.get $x1))))
-              (f64x2.add
-                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x2) (local.get $x2)))
-                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x3) (local.get $x3)))))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
-        (br $channels)))
-      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $cBytes) (i32.const 2))))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $four)))
-    (block $ones (loop $one
-      (br_if $ones (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $k (i32.const 0))
-      (block $rowDone1 (loop $channels1
-        (br_if $rowDone1 (i32.ge_u (local.get $k) (local.get $cBytes)))
-        (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $k))))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
-        (v128.store (local.get $ap) (f64x2.add (v128.load (local.get $ap)) (f64x2.promote_low_f32x4 (local.get $x0))))
-        (v128.store (i32.add (local.get $ap) (i32.const 16))
-          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16)))
-            (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x0) (local.get $x0)))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
-        (br $channels1)))
-      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $one))))
+    ${fourRowsThenOnes(['x'], `(local.set $p (i32.add (local.get $x) (local.get $j)))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
+        ${loadFourRows('x', 'p')}
+        ${accumulate('(local.get $ap)', `(f64x2.add (f64x2.add ${lo('(local.get $x0)')} ${lo('(local.get $x1)')}) (f64x2.add ${lo('(local.get $x2)')} ${lo('(local.get $x3)')}))`)}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', `(f64x2.add (f64x2.add ${hi('(local.get $x0)')} ${hi('(local.get $x1)')}) (f64x2.add ${hi('(local.get $x2)')} ${hi('(local.get $x3)')}))`)}`,
+    `(local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
+        ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}`)})
 
   ;; acc[j] (float64) += x * x over \`rows\` rows of c floats, row by row.
   (func (export "sumSquaresInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
@@ -233,35 +260,6 @@ const PER_CHANNEL = `
       (br $next))))
 `;
 
-/** Lanes 0-1 of a float32x4 expression as float64x2. */
-function lo(e: string): string {
-  return `(f64x2.promote_low_f32x4 ${e})`;
-}
-
-/** Lanes 2-3 of a float32x4 expression as float64x2. */
-function hi(e: string): string {
-  return `(f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${e} ${e}))`;
-}
-
-/** acc (float64x2 at byte address \`at\`) += value. */
-function accumulate(at: string, value: string): string {
-  return `(v128.store ${at} (f64x2.add (v128.load ${at}) ${value}))`;
-}
-
-/** The sums of one half (lanes 0-1 or 2-3) of four rows, as batchNormGradRows adds them. */
-function fourRowSums(half: (e: string) => string, m: string): { dy: string; dyXm: string } {
-  const g = [0, 1, 2, 3].map((i) => half(`(local.get $g${i})`));
-  const xm = [0, 1, 2, 3].map((i) => `(f64x2.sub ${half(`(local.get $x${i})`)} ${m})`);
-  const t = (i: number): string => `(f64x2.mul ${g[i]} ${xm[i]})`;
-  return {
-    dy: `(f64x2.add (f64x2.add ${g[0]} ${g[1]}) (f64x2.add ${g[2]} ${g[3]}))`,
-    dyXm: `(f64x2.add (f64x2.add ${t(0)} ${t(1)}) (f64x2.add ${t(2)} ${t(3)}))`,
-  };
-}
-
-const LOW = fourRowSums(lo, '(local.get $mLo)');
-const HIGH = fourRowSums(hi, '(local.get $mHi)');
-
 const BATCH_NORM_GRAD = `
   ;; A batch-norm gradient's pass over rows of c channels: dx = dy * k[j] (float32), and in
   ;; float64 accDy[j] += dy, accXm[j] += dy * (x - m[j]); four rows at a time as
@@ -273,22 +271,11 @@ const BATCH_NORM_GRAD = `
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $kv v128) (local $mv v128) (local $mLo v128) (local $mHi v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    (block $fours (loop $four
-      (br_if $fours (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-      (local.set $j (i32.const 0))
-      (block $rowDone (loop $channels
-        (br_if $rowDone (i32.ge_u (local.get $j) (local.get $cBytes)))
-        (local.set $p (i32.add (local.get $dy) (local.get $j)))
+    ${fourRowsThenOnes(['dy', 'x', 'dx'], `(local.set $p (i32.add (local.get $dy) (local.get $j)))
         (local.set $q (i32.add (local.get $x) (local.get $j)))
         (local.set $o (i32.add (local.get $dx) (local.get $j)))
-        (local.set $g0 (v128.load (local.get $p)))
-        (local.set $g1 (v128.load (i32.add (local.get $p) (local.get $cBytes))))
-        (local.set $g2 (v128.load (i32.add (local.get $p) (i32.shl (local.get $cBytes) (i32.const 1)))))
-        (local.set $g3 (v128.load (i32.add (local.get $p) (i32.mul (local.get $cBytes) (i32.const 3)))))
-        (local.set $x0 (v128.load (local.get $q)))
-        (local.set $x1 (v128.load (i32.add (local.get $q) (local.get $cBytes))))
-        (local.set $x2 (v128.load (i32.add (local.get $q) (i32.shl (local.get $cBytes) (i32.const 1)))))
-        (local.set $x3 (v128.load (i32.add (local.get $q) (i32.mul (local.get $cBytes) (i32.const 3)))))
+        ${loadFourRows('g', 'p')}
+        ${loadFourRows('x', 'q')}
         (local.set $kv (v128.load (i32.add (local.get $k) (local.get $j))))
         (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
         (local.set $mLo ${lo('(local.get $mv)')})
@@ -301,20 +288,8 @@ const BATCH_NORM_GRAD = `
         ${accumulate('(i32.add (local.get $accDy) (local.get $a))', LOW.dy)}
         ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', HIGH.dy)}
         ${accumulate('(i32.add (local.get $accXm) (local.get $a))', LOW.dyXm)}
-        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $channels)))
-      (local.set $dy (i32.add (local.get $dy) (i32.shl (local.get $cBytes) (i32.const 2))))
-      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $cBytes) (i32.const 2))))
-      (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $cBytes) (i32.const 2))))
-      (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $four)))
-    (block $ones (loop $one
-      (br_if $ones (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $j (i32.const 0))
-      (block $rowDone1 (loop $channels1
-        (br_if $rowDone1 (i32.ge_u (local.get $j) (local.get $cBytes)))
-        (local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}`,
+    `(local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
         (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
         (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
         (v128.store (i32.add (local.get $dx) (local.get $j)) (f32x4.mul (local.get $g0) (v128.load (i32.add (local.get $k) (local.get $j)))))
@@ -322,14 +297,7 @@ const BATCH_NORM_GRAD = `
         ${accumulate('(i32.add (local.get $accDy) (local.get $a))', lo('(local.get $g0)'))}
         ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', hi('(local.get $g0)'))}
         ${accumulate('(i32.add (local.get $accXm) (local.get $a))', `(f64x2.mul ${lo('(local.get $g0)')} (f64x2.sub ${lo('(local.get $x0)')} ${lo('(local.get $mv)')}))`)}
-        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $channels1)))
-      (local.set $dy (i32.add (local.get $dy) (local.get $cBytes)))
-      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
-      (local.set $dx (i32.add (local.get $dx) (local.get $cBytes)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $one))))
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}`)})
 `;
 
 const DEPTHWISE_FILTER_GRAD = `
