@@ -112,10 +112,13 @@ describe('sweepWorkflow', () => {
     expectTrainedOnce(result);
   }, 150_000);
 
-  it('stopNow cancels the rungs training now: their trials end stopped and the rung workflows cancelled', async () => {
-    // 400 epochs would take minutes; a 5 s heartbeat timeout delivers the cancellation within ~4 s.
-    const config = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 2 }, { epochs: 400, heartbeatTimeoutSeconds: 5 });
-    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: 'stop-now', args: [{ sweepId: 'stop-now', storeUri, config, dataset }] });
+  it.each(['activity', 'local-activity'] as const)('stopNow cancels the rungs training now (rungs as %s): their trials end stopped and the rung workflows cancelled', async (trialExecution) => {
+    // 400 epochs would take minutes; a 5 s heartbeat timeout delivers the cancellation to an
+    // activity within ~4 s, and a local activity's worker cancels it itself.
+    const base = tinySweepConfig({ scheduler: 'none', trials: 3, concurrency: 2 }, { epochs: 400, heartbeatTimeoutSeconds: 5 });
+    const config = { ...base, sweep: { ...base.sweep!, trialExecution } };
+    const sweepId = `stop-now-${trialExecution}`;
+    const handle = await env.client.workflow.start(sweepWorkflow, { taskQueue: CPU_QUEUE, workflowId: sweepId, args: [{ sweepId, storeUri, config, dataset }] });
     await waitFor('two rungs training', async () => ((await handle.query(sweepStatusQuery)).training.length === 2 ? true : undefined), 60_000, 100);
     await handle.signal(stopSweepNowSignal, 'enough');
     const result = await handle.result();
@@ -124,7 +127,7 @@ describe('sweepWorkflow', () => {
     expect(result.counts).toMatchObject({ total: 2, stopped: 2, failed: 0, completed: 0 });
     for (const row of result.leaderboard) expect(row).toMatchObject({ status: 'stopped', detail: 'rung cancelled: enough', epochs: 0 });
     for (const trial of [0, 1]) {
-      const rung = await env.client.workflow.getHandle(trialRungWorkflowId('stop-now', trial, 400)).describe();
+      const rung = await env.client.workflow.getHandle(trialRungWorkflowId(sweepId, trial, 400)).describe();
       expect(rung.status.name).toBe('CANCELLED');
     }
   }, 150_000);
