@@ -8,8 +8,8 @@
  * other case goes to the backend's kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { simdKernels } from './simd/simd-kernels.js';
-import { WASM, asWasmBackend, dispose, heapF32, input, runKernel } from './wasm-kernel-context.js';
+import { channelAffine, simdKernels } from './simd/simd-kernels.js';
+import { WASM, asWasmBackend, heapF32, input, runKernel } from './wasm-kernel-context.js';
 
 function fusedBatchNorm({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConfig['kernelFunc']>[0]): tf.TensorInfo {
   const kernel = 'FusedBatchNorm';
@@ -42,13 +42,8 @@ function fusedBatchNorm({ inputs, backend: anyBackend, attrs }: Parameters<tf.Ke
   const total = tf.util.sizeFromShape(x.shape);
   const simd = c % 4 === 0 ? simdKernels(backend) : undefined;
   if (simd !== undefined) {
-    // The per-channel factors on the heap, for the SIMD loop (two roundings, as the backend's kernel).
-    const factors = backend.makeOutput([2, c], 'float32');
-    const f = heapF32(backend, factors);
-    f.set(a);
-    f.set(b, c);
-    simd.affineRows(heapF32(backend, x).byteOffset, heapF32(backend, outInfo).byteOffset, f.byteOffset, f.byteOffset + 4 * c, total / c, c);
-    dispose(backend, factors);
+    // Two roundings (a multiply, then an add), as the backend's kernel.
+    channelAffine(backend, simd, x, outInfo, a, b);
     return outInfo;
   }
   // Four rows per pass: with few channels (16 on MobileNetV3's first layers) the loop's own

@@ -3,7 +3,7 @@
  * and another Mean forward, and their gradients backward (two Mean gradients, two Multiplys,
  * a Neg, a Sum and the Adds that join them): about ten full-size passes for each batch-norm
  * layer in training. Here, for x [..., C] reduced over every axis but the last:
- *   forward  (`MomentsProject`): one SIMD pass summing x and x * x per channel in float64, so
+ *   forward  (`MomentsProject`): two SIMD passes summing x and x * x per channel in float64, so
  *            mean = sum / N and variance = sumsq / N - mean^2 (float64 keeps the difference
  *            accurate for float32 data), written as float32;
  *   backward (`MomentsGradProject`): dx = dmean / N + dvariance * 2 (x - mean) / N, one affine
@@ -12,7 +12,7 @@
  * else it is tf.moments itself.
  */
 import * as tf from '@tensorflow/tfjs';
-import { simdKernels } from './simd/simd-kernels.js';
+import { channelAffine, simdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input } from './wasm-kernel-context.js';
 
 export const MOMENTS_KERNEL = 'MomentsProject';
@@ -64,18 +64,17 @@ function momentsGradWasm({ inputs, backend: anyBackend }: KernelArgs): tf.Tensor
   if (simd === undefined || c % 4 !== 0) throw new Error(`${MOMENTS_GRAD_KERNEL} needs the SIMD kernels and channels in fours, got ${c}`);
   const dx = backend.makeOutput(x.shape, 'float32');
   // dx = x * k + b per channel: k = 2 dvariance / N, b = dmean / N - k * mean.
-  const factorsInfo = backend.makeOutput([2 * c], 'float32');
-  const f = heapF32(backend, factorsInfo);
   const mean = heapF32(backend, meanInfo);
   const dMean = heapF32(backend, dMeanInfo);
   const dVariance = heapF32(backend, dVarianceInfo);
+  const k = new Float32Array(c);
+  const b = new Float32Array(c);
   for (let j = 0; j < c; j++) {
-    const k = (2 * dVariance[j]!) / rows;
-    f[j] = k;
-    f[c + j] = dMean[j]! / rows - k * mean[j]!;
+    const kj = (2 * dVariance[j]!) / rows;
+    k[j] = kj;
+    b[j] = dMean[j]! / rows - kj * mean[j]!;
   }
-  simd.affineRows(heapF32(backend, x).byteOffset, heapF32(backend, dx).byteOffset, f.byteOffset, f.byteOffset + 4 * c, rows, c);
-  dispose(backend, factorsInfo);
+  channelAffine(backend, simd, x, dx, k, b);
   return dx;
 }
 

@@ -8,6 +8,7 @@
  * the reason is in `simdUnavailableReason`).
  */
 import { createRequire } from 'node:module';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { kernelsWat } from './wat.js';
 
@@ -115,4 +116,19 @@ export function simdKernelsOn(memory: WasmMemory): SimdKernels | undefined {
 export function simdKernels(backend: BackendWasm): SimdKernels | undefined {
   const memory = backendMemory(backend);
   return memory === undefined ? undefined : simdKernelsOn(memory);
+}
+
+/**
+ * out[r, j] = x[r, j] * scale[j] + shift[j] over rows of c = scale.length channels, by
+ * `affineRows` with the factors copied to a scratch tensor on the heap. c must be a multiple of 4.
+ */
+export function channelAffine(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, out: tf.TensorInfo, scale: Float32Array, shift: Float32Array): void {
+  const c = scale.length;
+  const factors = backend.makeOutput([2 * c], 'float32');
+  const f = backend.typedArrayFromHeap(factors) as Float32Array;
+  f.set(scale);
+  f.set(shift, c);
+  const xs = backend.typedArrayFromHeap(x);
+  simd.affineRows(xs.byteOffset, backend.typedArrayFromHeap(out).byteOffset, f.byteOffset, f.byteOffset + 4 * c, xs.length / c, c);
+  backend.disposeData(factors.dataId);
 }

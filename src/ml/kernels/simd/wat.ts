@@ -37,32 +37,47 @@ function fourRowSums(half: (e: string) => string, m: string): { dy: string; dyXm
 }
 
 
-/**
- * The loop the row reductions share, over rows of c floats: four rows at a time (\`four\`, run
- * for each 4 channels, $j their byte offset in the row), then the rest one at a time (\`one\`);
- * \`pointers\` step on by a row each. Expects locals $r, $j, $cBytes (c * 4) and param $rows.
- */
-function fourRowsThenOnes(pointers: string[], four: string, one: string): string {
-  const step = (bytes: string): string => pointers.map((p) => `(local.set $${p} (i32.add (local.get $${p}) ${bytes}))`).join('\n      ');
-  const channels = (label: string, body: string): string => `(local.set $j (i32.const 0))
+/** Pointer updates: each of `pointers` steps on by `bytes`. */
+function stepPointers(pointers: string[], bytes: string): string {
+  return pointers.map((p) => `(local.set $${p} (i32.add (local.get $${p}) ${bytes}))`).join('\n      ');
+}
+
+/** `body` for each 4 channels of a row, $j their byte offset in it. Expects locals $j, $cBytes. */
+function eachChannelVector(label: string, body: string): string {
+  return `(local.set $j (i32.const 0))
       (block $${label}Done (loop $${label}
         (br_if $${label}Done (i32.ge_u (local.get $j) (local.get $cBytes)))
         ${body}
         (local.set $j (i32.add (local.get $j) (i32.const 16)))
         (br $${label})))`;
+}
+
+/**
+ * From row $r on, one row of c floats at a time until $rows: `body` for each 4 channels, then
+ * `pointers` step on by a row. Expects locals $r (its start), $j, $cBytes (c * 4), param $rows.
+ */
+function eachRow(pointers: string[], body: string): string {
+  return `
+    (block $onesDone (loop $ones
+      (br_if $onesDone (i32.ge_u (local.get $r) (local.get $rows)))
+      ${eachChannelVector('channels1', body)}
+      ${stepPointers(pointers, '(local.get $cBytes)')}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $ones)))`;
+}
+
+/**
+ * The loop the row reductions share: four rows at a time (`four`, for each 4 channels), then
+ * the rest one at a time (`one`, by `eachRow`); `pointers` step on by the rows done.
+ */
+function fourRowsThenOnes(pointers: string[], four: string, one: string): string {
   return `
     (block $foursDone (loop $fours
       (br_if $foursDone (i32.gt_u (i32.add (local.get $r) (i32.const 4)) (local.get $rows)))
-      ${channels('channels4', four)}
-      ${step('(i32.shl (local.get $cBytes) (i32.const 2))')}
+      ${eachChannelVector('channels4', four)}
+      ${stepPointers(pointers, '(i32.shl (local.get $cBytes) (i32.const 2))')}
       (local.set $r (i32.add (local.get $r) (i32.const 4)))
-      (br $fours)))
-    (block $onesDone (loop $ones
-      (br_if $onesDone (i32.ge_u (local.get $r) (local.get $rows)))
-      ${channels('channels1', one)}
-      ${step('(local.get $cBytes)')}
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $ones)))`;
+      (br $fours)))${eachRow(pointers, one)}`;
 }
 
 /** Loads of the same 4 channels from four consecutive rows at $p into $x0..$x3 (or $g0..$g3). */
@@ -188,23 +203,12 @@ const PER_CHANNEL = `
   ;; y[r, j] = x[r, j] * a[j] + b[j] over rows of c channels (two roundings: a multiply, then an
   ;; add, as the backend's own kernel does).
   (func (export "affineRows") (param $x i32) (param $y i32) (param $a i32) (param $b i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $end i32) (local $k i32)
+    (local $cBytes i32) (local $j i32) (local $r i32)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $rows) (local.get $cBytes))))
-    (block $done (loop $row
-      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-      (local.set $k (i32.const 0))
-      (block $rowDone (loop $channels
-        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
-        (v128.store (i32.add (local.get $y) (local.get $k))
+    ${eachRow(['x', 'y'], `(v128.store (i32.add (local.get $y) (local.get $j))
           (f32x4.add
-            (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $k))) (v128.load (i32.add (local.get $a) (local.get $k))))
-            (v128.load (i32.add (local.get $b) (local.get $k)))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
-        (br $channels)))
-      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
-      (local.set $y (i32.add (local.get $y) (local.get $cBytes)))
-      (br $row))))
+            (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $a) (local.get $j))))
+            (v128.load (i32.add (local.get $b) (local.get $j)))))`)})
 
   ;; acc[j] (float64) += the sum over \`rows\` rows of c floats from x, four rows at a time as
   ;; acc + ((x0 + x1) + (x2 + x3)) in float64, then one row at a time.
@@ -224,25 +228,14 @@ const PER_CHANNEL = `
 
   ;; acc[j] (float64) += x * x over \`rows\` rows of c floats, row by row.
   (func (export "sumSquaresInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $k i32) (local $r i32) (local $ap i32) (local $v v128) (local $lo v128) (local $hi v128)
+    (local $cBytes i32) (local $j i32) (local $r i32) (local $ap i32) (local $v v128) (local $lo v128) (local $hi v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    (block $done (loop $row
-      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $k (i32.const 0))
-      (block $rowDone (loop $channels
-        (br_if $rowDone (i32.ge_u (local.get $k) (local.get $cBytes)))
-        (local.set $v (v128.load (i32.add (local.get $x) (local.get $k))))
-        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
-        (local.set $hi (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $k) (i32.const 1))))
-        (v128.store (local.get $ap) (f64x2.add (v128.load (local.get $ap)) (f64x2.mul (local.get $lo) (local.get $lo))))
-        (v128.store (i32.add (local.get $ap) (i32.const 16))
-          (f64x2.add (v128.load (i32.add (local.get $ap) (i32.const 16))) (f64x2.mul (local.get $hi) (local.get $hi))))
-        (local.set $k (i32.add (local.get $k) (i32.const 16)))
-        (br $channels)))
-      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $row))))
+    ${eachRow(['x'], `(local.set $v (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $lo ${lo('(local.get $v)')})
+        (local.set $hi ${hi('(local.get $v)')})
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
+        ${accumulate('(local.get $ap)', '(f64x2.mul (local.get $lo) (local.get $lo))')}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', '(f64x2.mul (local.get $hi) (local.get $hi))')}`)})
 
   ;; out[j] = float32(acc[j] * scale) for c channels.
   (func (export "storeScaled") (param $acc i32) (param $out i32) (param $c i32) (param $scale f64)
