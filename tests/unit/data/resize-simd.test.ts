@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../../src/core/rng.js';
+import { resizeBilinear } from '../../../src/data/decode-resize.js';
+import { prepareResizeSimd, resizeSimdReady } from '../../../src/data/resize-simd.js';
+
+function noise(length: number, seed: number): Uint8Array {
+  const rng = createRng(seed);
+  return Uint8Array.from({ length }, () => rng.int(256));
+}
+
+describe('the SIMD resize', () => {
+  it('builds, and gives the JS passes\' samples exactly: grey to RGBA, shrinking, enlarging, odd sizes', async () => {
+    expect(await prepareResizeSimd()).toBe(true);
+    expect(resizeSimdReady()).toBe(true);
+    const cases: [number, number, number, number, number][] = [
+      [640, 427, 3, 224, 224], [1000, 872, 3, 224, 224], [512, 512, 1, 224, 224], [301, 157, 1, 224, 224],
+      [28, 28, 1, 32, 32], [37, 19, 4, 11, 50], [100, 80, 2, 33, 17], [5, 7, 1, 3, 2], [17, 300, 3, 224, 8],
+      [13, 9, 3, 6, 4], [1, 1, 1, 5, 5], [600, 1, 3, 7, 1], [9, 700, 1, 1, 20],
+    ];
+    for (const [i, [width, height, channels, outWidth, outHeight]] of cases.entries()) {
+      const src = noise(width * height * channels, i + 1);
+      const size = outWidth * outHeight * channels;
+      const js = resizeBilinear(src, width, height, channels, outWidth, outHeight, new Uint8Array(size), 0, false);
+      // At an offset, with bytes on either side that must stay as they are.
+      const out = new Uint8Array(size + 9).fill(7);
+      resizeBilinear(src, width, height, channels, outWidth, outHeight, out, 5);
+      const label = `${width}x${height}x${channels} -> ${outWidth}x${outHeight}`;
+      expect(Array.from(out.subarray(0, 5)), label).toEqual([7, 7, 7, 7, 7]);
+      expect(Array.from(out.subarray(5 + size)), label).toEqual([7, 7, 7, 7]);
+      expect(out.subarray(5, 5 + size), label).toEqual(js);
+    }
+  });
+
+  it('still anti-aliases: a one-pixel checkerboard shrunk 4x is flat grey', async () => {
+    expect(await prepareResizeSimd()).toBe(true);
+    const board = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => {
+      const p = Math.floor(i / 3);
+      return ((p % 64) + Math.floor(p / 64)) % 2 === 0 ? 0 : 255;
+    });
+    const out = resizeBilinear(board, 64, 64, 3, 16, 16, new Uint8Array(16 * 16 * 3));
+    expect(Math.max(...out) - Math.min(...out)).toBeLessThanOrEqual(20);
+  });
+});
