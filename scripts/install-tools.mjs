@@ -51,6 +51,15 @@ if (withS3) {
 } else {
   console.log('weed: skipped (pass --with-s3 or set DV_INSTALL_S3=1 to build the S3 server tests use)');
 }
+installTurboJpeg();
+
+/** libturbojpeg for phase 1's JPEG fast path: optional, JPEGs decode through sharp without it. */
+function installTurboJpeg() {
+  const result = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'install-turbojpeg.mjs')], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
+  if (result.status !== 0) {
+    console.log(`turbojpeg: not installed, JPEGs will decode through sharp (${(result.stderr || result.error?.message || '').trim().split('\n').pop()})`);
+  }
+}
 
 function installTemporal() {
   const pin = PINS.temporal;

@@ -30,6 +30,10 @@ if (step('PyTorch for the torch engine (scripts/install-torch.mjs)', process.exe
 if (step('libheif tools for HEIC photos (scripts/install-heif.mjs)', process.execPath, ['scripts/install-heif.mjs'])) {
   process.stderr.write('the libheif tools could not be installed: the HEIC tests will be skipped\n');
 }
+// The JPEG fast path needs libjpeg-turbo's TurboJPEG (Debian libturbojpeg0, unpacked into .tools/turbojpeg).
+if (step('libturbojpeg for the JPEG fast path (scripts/install-turbojpeg.mjs)', process.execPath, ['scripts/install-turbojpeg.mjs'])) {
+  process.stderr.write('libturbojpeg could not be installed: JPEGs decode through sharp, and the TurboJPEG tests will be skipped\n');
+}
 failed += step('typecheck', bin('tsc'), ['--noEmit']) ? 1 : 0;
 failed += step('lint', bin('eslint'), ['.']) ? 1 : 0;
 

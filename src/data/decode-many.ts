@@ -107,7 +107,8 @@ async function wantedWorkers(
     const first = keys[0];
     if (first === undefined || keys.length < AUTO_POOL_MIN_IMAGES || availableParallelism() < 2) return 0;
     // One extra read of one file decides the path: a dataset's images are nearly always alike.
-    return chooseDecoder(await store.get(first), options) === 'fast-png' ? autoWorkers() : 0;
+    // The JS PNG paths and TurboJPEG decode on the calling thread, so they get worker threads.
+    return chooseDecoder(await store.get(first), options) !== 'sharp' ? autoWorkers() : 0;
   }
   if (!Number.isInteger(workers) || workers < 0) {
     throw new RangeError(`decodeMany workers must be 'auto' or an integer >= 0, got ${String(workers)}`);

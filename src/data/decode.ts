@@ -22,6 +22,7 @@ import { inflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
+import { dctScale, decodeTurboJpeg, turboJpegLibrary } from './turbojpeg.js';
 import { inspectTiff } from './tiff-info.js';
 import { HeifConvertError, heifToPng } from './heif-convert.js';
 import { iccTransformFor, type IccTransform } from './icc-transform.js';
@@ -435,16 +436,55 @@ function decodeShrinkPng(r: Resolved, bytes: Uint8Array, info: PngInfo, dest: De
     samples = flat.data;
     ch = flat.channels;
   }
+  return resizeToTarget(r, samples, png.width, png.height, ch, dest, transform);
+}
+
+/**
+ * The JS paths' shared end: `resizeBilinear` of `samples` (`width` x `height`, `ch` channels, no
+ * alpha) to the target, the JS colour conversion (`transform`), then the channel conversion.
+ */
+function resizeToTarget(r: Resolved, samples: Uint8Array, width: number, height: number, ch: number, dest: Destination, transform?: IccTransform): Uint8Array {
   const pixels = r.width * r.height;
   if (ch === r.channels && !r.bgr) {
     const { out, offset } = target(r, dest);
-    resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, out, offset);
+    resizeBilinear(samples, width, height, ch, r.width, r.height, out, offset);
     transform?.apply(out.subarray(offset, offset + pixels * ch), pixels, ch);
     return out;
   }
-  const resized = resizeBilinear(samples, png.width, png.height, ch, r.width, r.height, new Uint8Array(pixels * ch));
+  const resized = resizeBilinear(samples, width, height, ch, r.width, r.height, new Uint8Array(pixels * ch));
   transform?.apply(resized, pixels, ch);
   return toTarget(r, resized, pixels, ch, dest);
+}
+
+/**
+ * Whether a JPEG is decoded by TurboJPEG and resized in JS (`decodeFastJpeg`) instead of by
+ * sharp: 8-bit grey or YCbCr/RGB (not CMYK), no EXIF rotation, no colour profile the decoder
+ * cannot handle (`profileHandled`, as for PNGs), 'fill' or a target of the same aspect ratio, and
+ * a target smaller than the image along at least one axis (enlargements keep sharp's bicubic).
+ */
+function jpegFastEligible(info: JpegInfo, r: Resolved, profileHandled: boolean): boolean {
+  if (r.forceSharp || info.precision !== 8 || (info.components !== 1 && info.components !== 3)) return false;
+  if ((info.orientation ?? 1) !== 1 || (info.icc !== undefined && !profileHandled)) return false;
+  if (r.fit !== 'fill' && r.width * info.height !== r.height * info.width) return false;
+  return r.width < info.width || r.height < info.height;
+}
+
+/** Scratch for decoded JPEGs of this thread, grown as needed: the resize copies what it reads. */
+let jpegScratch = new Uint8Array(0);
+
+/**
+ * Decodes a JPEG with TurboJPEG at the DCT scale that leaves it at least the target's size
+ * (`dctScale`, Pillow's draft), then `resizeToTarget`. Undefined when TurboJPEG is missing or
+ * declines the file (any libjpeg warning): sharp then decodes it, and names what is wrong.
+ */
+function decodeFastJpeg(r: Resolved, bytes: Uint8Array, info: JpegInfo, dest: Destination, transform?: IccTransform): Uint8Array | undefined {
+  const scale = dctScale(info.width, info.height, r.width, r.height);
+  const channels = info.components === 1 ? 1 : 3;
+  const needed = Math.ceil(info.width / scale) * Math.ceil(info.height / scale) * channels;
+  if (jpegScratch.length < needed) jpegScratch = new Uint8Array(needed);
+  const decoded = decodeTurboJpeg(bytes, info.width, info.height, scale, channels, jpegScratch);
+  if (decoded === undefined) return undefined;
+  return resizeToTarget(r, decoded.data, decoded.width, decoded.height, decoded.channels, dest, transform);
 }
 
 function sharpColour(c: readonly [number, number, number], bgr: boolean): { r: number; g: number; b: number; alpha: number } {
@@ -720,7 +760,14 @@ function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): Sync
     const header = jpeg.info;
     if (header) checkSize(r, header.width, header.height);
     if (!jpeg.ok) throw new ImageDecodeError(r.key, jpeg.reason, jpeg.detail);
-    return { done: false, format, source: jpegSource(jpeg.info), colour: profilePlan(jpegProfile(bytes, jpeg.info)) };
+    const source = jpegSource(jpeg.info);
+    const colour = profilePlan(jpegProfile(bytes, jpeg.info));
+    const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+    if (jpegFastEligible(jpeg.info, r, colour.srgbProfile || transform !== undefined)) {
+      const pixels = decodeFastJpeg(r, bytes, jpeg.info, dest, transform);
+      if (pixels) return { done: true, pixels, source };
+    }
+    return { done: false, format, source, colour };
   }
   if (format === 'webp') {
     const short = checkRiffLength(bytes);
@@ -788,15 +835,26 @@ export async function decodeResolved(bytes: Uint8Array, r: ResolvedDecodeOptions
 
 /**
  * Which decoder `decodeImage` would use for these bytes: 'fast-png' for the JS PNG paths (small
- * images kept or enlarged, `fastPngEligible`; images shrunk, `pngShrinkEligible`), else 'sharp'.
- * Exported for batch decoders, benchmarks and tests.
+ * images kept or enlarged, `fastPngEligible`; images shrunk, `pngShrinkEligible`), 'turbojpeg'
+ * for JPEGs TurboJPEG decodes (`jpegFastEligible`, when the library loads), else 'sharp'. The
+ * first two run synchronously on the calling thread; sharp runs on libuv's threads. Exported for
+ * batch decoders, benchmarks and tests.
  */
-export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-png' | 'sharp' {
-  if (options.decoder === 'sharp' || !hasPngSignature(bytes)) return 'sharp';
+export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-png' | 'turbojpeg' | 'sharp' {
+  if (options.decoder === 'sharp') return 'sharp';
+  const r = resolveDecodeOptions(options);
+  if (!hasPngSignature(bytes)) {
+    if (sniffImage(bytes).format !== 'jpeg') return 'sharp';
+    const jpeg = inspectJpeg(bytes);
+    if (!jpeg.ok) return 'sharp';
+    const source = jpegSource(jpeg.info);
+    const colour = profilePlan(jpegProfile(bytes, jpeg.info));
+    const handled = colour.srgbProfile || usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha);
+    return jpegFastEligible(jpeg.info, r, handled) && turboJpegLibrary() !== undefined ? 'turbojpeg' : 'sharp';
+  }
   const png = inspectPng(bytes);
   if (!png.ok) return 'sharp';
   if (fastPngEligible(png.info, options)) return 'fast-png';
-  const r = resolveDecodeOptions(options);
   const colour = profilePlan(pngProfile(bytes, png.info));
   const source = pngSource(png.info, png.info);
   const handled = colour.srgbProfile || usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha);
