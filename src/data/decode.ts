@@ -29,7 +29,7 @@ import { iccTransformFor, type IccTransform } from './icc-transform.js';
 import { decodePng, FastPathDeclined, fastPngEligible, PngDataError, pngShrinkEligible, SHRINK_PNG_REUSE_PIXELS } from './png-fast-decode.js';
 import { resizeBilinear } from './decode-resize.js';
 import { hasPngSignature, inspectPng, pngChannels, type PngHeader, type PngInfo } from './png-info.js';
-import { convertChannels, flattenAlpha, isGrey, reduce16To8, swapRedBlue, upsampleLikeSharp } from './pixels.js';
+import { applyOrientation, convertChannels, flattenAlpha, isGrey, reduce16To8, swapRedBlue, upsampleLikeSharp } from './pixels.js';
 
 export type ImageFit = 'fill' | 'contain' | 'cover';
 
@@ -458,15 +458,22 @@ function resizeToTarget(r: Resolved, samples: Uint8Array, width: number, height:
 
 /**
  * Whether a JPEG is decoded by TurboJPEG and resized in JS (`decodeFastJpeg`) instead of by
- * sharp: 8-bit grey or YCbCr/RGB (not CMYK), no EXIF rotation, no colour profile the decoder
- * cannot handle (`profileHandled`, as for PNGs), 'fill' or a target of the same aspect ratio, and
- * a target smaller than the image along at least one axis (enlargements keep sharp's bicubic).
+ * sharp: 8-bit grey or YCbCr/RGB (not CMYK), no colour profile the decoder cannot handle
+ * (`profileHandled`, as for PNGs), 'fill' or a target of the displayed aspect ratio, and a target
+ * smaller than the displayed image along at least one axis (enlargements keep sharp's bicubic).
  */
 function jpegFastEligible(info: JpegInfo, r: Resolved, profileHandled: boolean): boolean {
   if (r.forceSharp || info.precision !== 8 || (info.components !== 1 && info.components !== 3)) return false;
-  if ((info.orientation ?? 1) !== 1 || (info.icc !== undefined && !profileHandled)) return false;
-  if (r.fit !== 'fill' && r.width * info.height !== r.height * info.width) return false;
-  return r.width < info.width || r.height < info.height;
+  if (info.icc !== undefined && !profileHandled) return false;
+  const { width, height } = displaySize(info);
+  if (r.fit !== 'fill' && r.width * height !== r.height * width) return false;
+  return r.width < width || r.height < height;
+}
+
+/** A JPEG's size as displayed: EXIF orientations 5-8 swap its axes. */
+function displaySize(info: JpegInfo): { width: number; height: number } {
+  const swapped = (info.orientation ?? 1) >= 5;
+  return swapped ? { width: info.height, height: info.width } : { width: info.width, height: info.height };
 }
 
 /** Scratch for decoded JPEGs of this thread, grown as needed: the resize copies what it reads. */
@@ -474,17 +481,21 @@ let jpegScratch = new Uint8Array(0);
 
 /**
  * Decodes a JPEG with TurboJPEG at the DCT scale that leaves it at least the target's size
- * (`dctScale`, Pillow's draft), then `resizeToTarget`. Undefined when TurboJPEG is missing or
+ * (`dctScale`, Pillow's draft), turns it as its EXIF orientation says, then `resizeToTarget`. Undefined when TurboJPEG is missing or
  * declines the file (any libjpeg warning): sharp then decodes it, and names what is wrong.
  */
 function decodeFastJpeg(r: Resolved, bytes: Uint8Array, info: JpegInfo, dest: Destination, transform?: IccTransform): Uint8Array | undefined {
-  const scale = dctScale(info.width, info.height, r.width, r.height);
+  const display = displaySize(info);
+  const scale = dctScale(display.width, display.height, r.width, r.height);
   const channels = info.components === 1 ? 1 : 3;
   const needed = Math.ceil(info.width / scale) * Math.ceil(info.height / scale) * channels;
   if (jpegScratch.length < needed) jpegScratch = new Uint8Array(needed);
   const decoded = decodeTurboJpeg(bytes, info.width, info.height, scale, channels, jpegScratch);
   if (decoded === undefined) return undefined;
-  return resizeToTarget(r, decoded.data, decoded.width, decoded.height, decoded.channels, dest, transform);
+  const orientation = info.orientation ?? 1;
+  // EXIF orientation, applied before the resize as sharp's rotate() is.
+  const shown = orientation === 1 ? decoded : applyOrientation(decoded.data, decoded.width, decoded.height, channels, orientation);
+  return resizeToTarget(r, shown.data, shown.width, shown.height, channels, dest, transform);
 }
 
 function sharpColour(c: readonly [number, number, number], bgr: boolean): { r: number; g: number; b: number; alpha: number } {

@@ -269,3 +269,50 @@ export function upsampleLikeSharp(
   }
   return target;
 }
+
+/**
+ * Per EXIF orientation 1-8: where display pixel (0, 0) lies in the stored image and the steps (in
+ * stored pixels) along a display row and down a display column, for a stored image `w` wide and
+ * `h` high. Orientations 5-8 swap the axes.
+ */
+function orientationWalk(orientation: number, w: number, h: number): { base: number; stepX: number; stepY: number } {
+  switch (orientation) {
+    case 2: return { base: w - 1, stepX: -1, stepY: w }; // mirrored left to right
+    case 3: return { base: w * h - 1, stepX: -1, stepY: -w }; // rotated 180
+    case 4: return { base: (h - 1) * w, stepX: 1, stepY: -w }; // mirrored top to bottom
+    case 5: return { base: 0, stepX: w, stepY: 1 }; // transposed
+    case 6: return { base: (h - 1) * w, stepX: -w, stepY: 1 }; // rotated 90 clockwise to display
+    case 7: return { base: w * h - 1, stepX: -w, stepY: -1 }; // transversed
+    case 8: return { base: w - 1, stepX: w, stepY: -1 }; // rotated 90 anticlockwise to display
+    default: return { base: 0, stepX: 1, stepY: w };
+  }
+}
+
+/**
+ * The stored image `src` (`width` x `height`, `channels` interleaved) as displayed under EXIF
+ * `orientation` (1-8; what sharp's `rotate()` applies): a new array, and its display size.
+ */
+export function applyOrientation(src: Uint8Array, width: number, height: number, channels: number, orientation: number): { data: Uint8Array; width: number; height: number } {
+  const swapped = orientation >= 5 && orientation <= 8;
+  const outWidth = swapped ? height : width;
+  const outHeight = swapped ? width : height;
+  const { base, stepX, stepY } = orientationWalk(orientation, width, height);
+  const out = new Uint8Array(outWidth * outHeight * channels);
+  let o = 0;
+  for (let y = 0; y < outHeight; y++) {
+    let p = base + y * stepY;
+    if (channels === 3) {
+      for (let x = 0; x < outWidth; x++, p += stepX, o += 3) {
+        const s = p * 3;
+        out[o] = src[s] as number;
+        out[o + 1] = src[s + 1] as number;
+        out[o + 2] = src[s + 2] as number;
+      }
+    } else {
+      for (let x = 0; x < outWidth; x++, p += stepX) {
+        for (let c = 0, s = p * channels; c < channels; c++) out[o++] = src[s + c] as number;
+      }
+    }
+  }
+  return { data: out, width: outWidth, height: outHeight };
+}
