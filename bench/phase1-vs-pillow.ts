@@ -14,7 +14,9 @@
  * Ours: the project's phase-1 decode path (`DecodePool.decodeOutcomes` with phase 1's worker
  * count, `autoWorkers()`: one per core but one, so 1 here, beside the main thread; chunk by
  * chunk; PHASE1_WORKERS overrides the count) fed by synchronous file reads on the main thread, and `augmentImage` flipping each decoded image there.
- * For photos the pool decodes on the main thread too (`LOCAL_LANE_MIN_BYTES`). Every image also gets
+ * For photos the pool decodes on the main thread too (`LOCAL_LANE_MIN_BYTES`). JPEGs go through
+ * TurboJPEG at Pillow's draft scale where `node scripts/install-turbojpeg.mjs` (run by npm start
+ * and npm test) installed it, else sharp; the run says which. Every image also gets
  * what phase 1 needs beyond Pillow's work: its sha256, the quarantine checks (PNG chunk CRCs,
  * JPEG marker walk, size limits) and colour management of non-sRGB profiles.
  * Pillow: bench/pillow_phase1.py under Debian's python3 with python3-pil (`PYTHON` overrides),
@@ -48,6 +50,7 @@ import { forEachBounded } from '../src/data/bounded.js';
 import { autoWorkers } from '../src/data/decode-many.js';
 import { DecodePool, type DecodeOutcome } from '../src/data/decode-pool.js';
 import { readMnistSplit } from '../src/data/mnist-idx.js';
+import { turboJpegLibrary, turboJpegUnavailableReason } from '../src/data/turbojpeg.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -251,6 +254,8 @@ export async function benchPhase1VsPillow(mnistImages = 10_000, photoPasses = 20
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     log(`machine: ${availableParallelism()} cores (${cpu}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     log(`ours: DecodePool.decodeOutcomes with ${autoWorkers()} worker thread(s) (phase 1's autoWorkers) beside the main thread (file reads, flips; photos decoded there too); Pillow: one thread, JPEGs drafted (it has no parallelism of its own)`);
+    const tj = turboJpegLibrary();
+    log(`ours: JPEGs through ${tj ? `TurboJPEG (${tj}) at Pillow's draft scale` : `sharp (TurboJPEG unavailable: ${turboJpegUnavailableReason()}; node scripts/install-turbojpeg.mjs installs it)`}`);
     let allPass = true;
     for (const [w, workload] of workloads.entries()) {
       const listFile = join(dir, `list-${w}.json`);

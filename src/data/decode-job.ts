@@ -6,6 +6,7 @@
 import { resolveDecodeOptions, type DecodeFailureReason, type DecodeOptions } from './decode.js';
 import { decodeOutcomeInto, type DecodeOutcome } from './decode-outcome.js';
 import type { ImageFormat } from './image-sniff.js';
+import { prepareImageSimd } from './image-simd.js';
 
 /** A batch of encoded images, concatenated into `bytes`; image i is `bytes[offsets[i], offsets[i+1])`. */
 export interface DecodeJob {
@@ -83,6 +84,8 @@ export async function runOutcomes(job: DecodeJob): Promise<DecodeReply> {
     wire.source[f + 5] = source.hasAlpha ? 1 : 0;
     wire.source[f + 6] = source.orientation ?? 0;
   };
+  // The JS decode paths' SIMD kernels, built once per thread before the first job's decodes.
+  await prepareImageSimd();
   // The first error that is not about an image (a bug or bad options): the whole job fails.
   let failed: { key: string; err: unknown } | undefined;
   const pending = new Set<Promise<void>>();

@@ -8,7 +8,7 @@
  * reference). Against sharp's 'linear' reducer (the kernel the sharp path shrinks with) samples
  * differ by a few levels at most: libvips shrinks by a box filter first and rounds differently.
  */
-import { prepareResizeSimd, resizeSimd } from './resize-simd.js';
+import { prepareImageSimd, resizeSimd } from './image-simd.js';
 
 const PRECISION_BITS = 22;
 const HALF = 1 << (PRECISION_BITS - 1);
@@ -93,7 +93,7 @@ let middleScratch = new Uint8Array(0);
 /**
  * Resizes `src` (`width` x `height`, `channels` interleaved 8-bit samples) to `outWidth` x
  * `outHeight` into `out` at `offset`, enlarging or shrinking along either axis. The passes run as
- * SIMD code (`resize-simd.ts`, identical samples, 3-6x faster) once this thread has built it, and
+ * SIMD code (`image-simd.ts`, identical samples, 3-6x faster) once this thread has built it, and
  * in JS before that or with `simd` false.
  */
 export function resizeBilinear(
@@ -122,7 +122,7 @@ export function resizeBilinear(
   // The first resize on a thread starts building the SIMD passes; this one and any until they are ready run in JS.
   if (simd && !simdRequested) {
     simdRequested = true;
-    void prepareResizeSimd();
+    void prepareImageSimd();
   }
   const midRow = outWidth * channels;
   const midSize = (rowEnd - rowFirst) * midRow;

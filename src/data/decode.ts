@@ -23,6 +23,7 @@ import sharp from 'sharp';
 import { checkRiffLength, sniffImage, type ImageFormat } from './image-sniff.js';
 import { inspectJpeg, type JpegInfo } from './jpeg-info.js';
 import { dctScale, decodeTurboJpeg, turboJpegLibrary } from './turbojpeg.js';
+import { prepareImageSimd } from './image-simd.js';
 import { inspectTiff } from './tiff-info.js';
 import { HeifConvertError, heifToPng } from './heif-convert.js';
 import { iccTransformFor, type IccTransform } from './icc-transform.js';
@@ -841,6 +842,8 @@ async function decodeHevcHeif(r: Resolved, bytes: Uint8Array, source: SourceImag
 
 /** `startDecode` as a promise: `decodeImage` with resolved options and an optional destination. */
 export async function decodeResolved(bytes: Uint8Array, r: ResolvedDecodeOptions, out?: Uint8Array, offset = 0): Promise<DecodedImage> {
+  // The JS paths' SIMD kernels: built once per thread, so every decode after the first uses them.
+  await prepareImageSimd();
   return startDecode(bytes, r, out, offset);
 }
 

@@ -21,6 +21,7 @@
  */
 import { inflateSync } from 'node:zlib';
 import type { DecodeOptions } from './decode.js';
+import { prepareImageSimd, unfilterSimd } from './image-simd.js';
 import { pngChannels, type PngInfo } from './png-info.js';
 
 /**
@@ -69,26 +70,26 @@ export function fastPngEligible(info: PngInfo, options: Pick<DecodeOptions, 'wid
 
 /**
  * Most source samples (width x height x channels, palettes counted as RGB) of a PNG that
- * `decodeImage` decodes and shrinks in JS (`pngShrinkEligible`); larger ones go to sharp.
- * sharp costs a roughly fixed ~7 ms of CPU per image on the reference machine under load, the JS
- * path ~15-40 ns per sample (unfilter and resize; JS runs ~3x slower than Pillow's C here).
- * Measured per image, same process, to 224x224 RGB: 448x172 grey 3 vs 9 ms, 400x300 grey 3 vs 8,
- * 512x512 grey 5-11 vs 7-13 (level), 550x660 grey 13 vs 12, 512x512 RGB 22 vs 10. Larger images
- * also stay with sharp because it streams them; this path holds the whole image.
+ * `decodeImage` decodes and shrinks in JS (`pngShrinkEligible`); larger ones go to sharp, which
+ * streams them where this path holds the whole image (and the SIMD module keeps a copy of it).
+ * With unfiltering and resizing in the SIMD module (`image-simd.ts`) this path costs less than
+ * sharp at every size measured: to 224x224 RGB, one thread, JS against sharp, 512x512 RGB
+ * 2.5 vs 3.6-5.4 ms, 741x500 RGB 6.8 vs 8.6-9.5, 550x660 grey 3.5 vs 6.5-7.9, 400x300 grey 1.1 vs 3.4.
  */
-export const SHRINK_PNG_MAX_SAMPLES = 512 * 512;
+export const SHRINK_PNG_MAX_SAMPLES = 4 * 1024 * 1024;
 
 /** Up to this many source pixels the shrink path decodes into the thread's scratch buffers. */
-export const SHRINK_PNG_REUSE_PIXELS = 512 * 512;
+export const SHRINK_PNG_REUSE_PIXELS = 1024 * 1024;
 
 /**
  * Whether a PNG that the target shrinks (along either axis) is decoded and resized in JS instead
  * of by sharp: not interlaced, no EXIF chunk (orientation) or cICP chunk, no colour profile the
  * caller cannot handle (`profileHandled`: sRGB itself, which sharp leaves unapplied too, or one
- * the decoder converts in JS after the resize), small enough
- * (`SHRINK_PNG_MAX_SAMPLES`), and 'fill' or a target of the same aspect ratio (no crop or letterbox). sharp's fixed cost per
- * image (~2-4 ms of CPU here, whatever the size) is then avoided: node:zlib inflates, the rest
- * is JS, `resizeBilinear` shrinks with the triangle filter sharp's path would use ('linear').
+ * the decoder converts in JS after the resize), small enough (`SHRINK_PNG_MAX_SAMPLES`), and
+ * 'fill' or a target of the same aspect ratio (no crop or letterbox). sharp's fixed cost per
+ * image (~2-4 ms of CPU here, whatever the size) is then avoided: node:zlib inflates, the SIMD
+ * module unfilters, `resizeBilinear` shrinks with the triangle filter sharp's path would use
+ * ('linear').
  */
 export function pngShrinkEligible(info: PngInfo, options: Pick<DecodeOptions, 'width' | 'height' | 'fit'>, profileHandled: boolean): boolean {
   if (info.interlace !== 0) return false;
@@ -164,6 +165,25 @@ function inflate(bytes: Uint8Array, info: PngInfo, expected: number, reuse: bool
  * (rows of `rowBytes`). `bpp` is the filter's pixel stride in bytes (at least 1).
  */
 function unfilter(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: number, bpp: number): void {
+  // The SIMD module's unfiltering, once this thread has built it (`image-simd.ts`: same bytes).
+  const bad = unfilterSimd(raw, out, height, rowBytes, bpp);
+  if (bad === undefined) {
+    if (!simdRequested) {
+      simdRequested = true;
+      void prepareImageSimd();
+    }
+  } else if (bad >= 0) {
+    throw new PngDataError('corrupt', `PNG row ${bad} uses filter type ${raw[bad * (rowBytes + 1)] as number}; only 0-4 exist`);
+  } else {
+    return;
+  }
+  unfilterJs(raw, out, height, rowBytes, bpp);
+}
+
+let simdRequested = false;
+
+/** `unfilter` in JS: before the SIMD module is ready, or where it cannot build. */
+export function unfilterJs(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: number, bpp: number): void {
   for (let y = 0; y < height; y++) {
     const ri = y * (rowBytes + 1) + 1;
     const oi = y * rowBytes;

@@ -366,9 +366,14 @@ describe('decodeImage normalisation', () => {
     const options = { height: 64, width: 64, channels: 3 } as const;
     const managed = new Uint8Array(await sharp(photo).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
     const unmanaged = new Uint8Array(await sharp(photo, { ignoreIcc: true }).resize({ width: 64, height: 64, fit: 'fill', kernel: 'linear' }).toColourspace('srgb').raw().toBuffer());
-    const mine = await decodeToTensor(photo, options);
+    const mine = await decodeToTensor(photo, { ...options, decoder: 'sharp' });
     expect(mine).toEqual(unmanaged);
     expect(maxDiff(mine, managed)).toBeLessThanOrEqual(1);
+    // The JS path (which takes this PNG by default) leaves it unapplied too: the same pixels without the profile decode the same.
+    const barePng = await sharp(photo, { ignoreIcc: true }).png().toBuffer();
+    expect((await sharp(barePng).metadata()).icc).toBeUndefined();
+    expect(chooseDecoder(photo, options)).toBe('fast-png');
+    expect(await decodeToTensor(photo, options)).toEqual(await decodeToTensor(barePng, options));
     // The same profile in a JPEG (APP2 segments).
     const profile = (await sharp(photo).metadata()).icc;
     if (!profile) throw new Error('astronaut.png has no profile');

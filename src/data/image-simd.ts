@@ -1,6 +1,6 @@
 /**
  * `resizeBilinear`'s two passes as WebAssembly SIMD code (i32x4), compiled once per thread by
- * wabt (`prepareResizeSimd`) on a memory of its own. They compute exactly what the JS passes
+ * wabt (`prepareImageSimd`) on a memory of its own. They compute exactly what the JS passes
  * compute: the same 22-bit fixed-point weights (`axisTaps`), the same sums in int32, the same
  * rounding and clamping (an arithmetic shift, then saturating narrows to 0..255), so the output
  * is identical sample for sample. Until the module is ready, or where it cannot build, the JS
@@ -36,6 +36,33 @@ function upTo(label: string, variable: string, limit: string, body: string): str
       (local.set $${variable} (i32.add (local.get $${variable}) (i32.const 1)))
       (br $${label})))`;
 }
+
+/** 4 bytes at `at` as unsigned i16x8 lanes 0-3. */
+function widen(at: string): string {
+  return `(i16x8.extend_low_i8x16_u (v128.load32_zero ${at}))`;
+}
+
+/**
+ * The Paeth predictor of $va (left), $vb (up), $vc (up-left) per i16 lane: a where
+ * |b - c| <= |a - c| and |b - c| <= |a + b - 2c|, else b where |a - c| <= |a + b - 2c|, else c
+ * (the PNG specification's order of ties).
+ */
+const paethVector = `(v128.bitselect (local.get $va) (v128.bitselect (local.get $vb) (local.get $vc)
+    (i16x8.le_s (i16x8.abs (i16x8.sub (local.get $va) (local.get $vc))) (i16x8.abs (i16x8.sub (i16x8.add (local.get $va) (local.get $vb)) (i16x8.add (local.get $vc) (local.get $vc))))))
+  (v128.and
+    (i16x8.le_s (i16x8.abs (i16x8.sub (local.get $vb) (local.get $vc))) (i16x8.abs (i16x8.sub (local.get $va) (local.get $vc))))
+    (i16x8.le_s (i16x8.abs (i16x8.sub (local.get $vb) (local.get $vc))) (i16x8.abs (i16x8.sub (i16x8.add (local.get $va) (local.get $vb)) (i16x8.add (local.get $vc) (local.get $vc)))))))`;
+
+/** The same predictor on one byte: $a, $b, $c, with $pa, $pb, $pc as scratch. */
+const paethScalar = `(block (result i32)
+    (local.set $pa (i32.sub (local.get $b) (local.get $c)))
+    (local.set $pa (select (local.get $pa) (i32.sub (i32.const 0) (local.get $pa)) (i32.ge_s (local.get $pa) (i32.const 0))))
+    (local.set $pb (i32.sub (local.get $a) (local.get $c)))
+    (local.set $pb (select (local.get $pb) (i32.sub (i32.const 0) (local.get $pb)) (i32.ge_s (local.get $pb) (i32.const 0))))
+    (local.set $pc (i32.sub (i32.add (local.get $a) (local.get $b)) (i32.shl (local.get $c) (i32.const 1))))
+    (local.set $pc (select (local.get $pc) (i32.sub (i32.const 0) (local.get $pc)) (i32.ge_s (local.get $pc) (i32.const 0))))
+    (select (local.get $a) (select (local.get $b) (local.get $c) (i32.le_s (local.get $pb) (local.get $pc)))
+      (i32.and (i32.le_s (local.get $pa) (local.get $pb)) (i32.le_s (local.get $pa) (local.get $pc)))))`;
 
 const WAT = `(module
   (memory (export "memory") 1)
@@ -119,6 +146,97 @@ const WAT = `(module
         (br $samples)))
       ;; The row's last vector ran past its end: step back to where the next row starts.
       (local.set $out (i32.sub (local.get $out) (i32.sub (local.get $i) (local.get $midRow))))`)})
+
+  ;; PNG unfiltering: rows of 1 filter byte + $rowBytes at $raw into rows of $rowBytes at $out.
+  ;; $zero points at $rowBytes zero bytes, the row "above" the first. Returns -1, or the index of
+  ;; the first row whose filter type is not 0-4 (rows before it are done).
+  (func (export "unfilter") (param $raw i32) (param $out i32) (param $height i32) (param $rowBytes i32) (param $bpp i32) (param $zero i32) (result i32)
+    (local $y i32) (local $ri i32) (local $oi i32) (local $pi i32) (local $filter i32) (local $i i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $pa i32) (local $pb i32) (local $pc i32)
+    (local $va v128) (local $vb v128) (local $vc v128) (local $vx v128)
+    (local.set $ri (i32.add (local.get $raw) (i32.const 1)))
+    (local.set $oi (local.get $out))
+    (local.set $pi (local.get $zero))
+    ${upTo('rows', 'y', '(local.get $height)', `
+      (local.set $filter (i32.load8_u (i32.sub (local.get $ri) (i32.const 1))))
+      (if (i32.gt_u (local.get $filter) (i32.const 4)) (then (return (local.get $y))))
+      ;; The first bpp bytes have no left neighbour (a = c = 0): Sub and Paeth take b (0 on Sub), Avg b >> 1.
+      ${upTo('first', 'i', '(local.get $bpp)', `
+        (local.set $b (i32.load8_u (i32.add (local.get $pi) (local.get $i))))
+        (local.set $a (i32.load8_u (i32.add (local.get $ri) (local.get $i))))
+        (i32.store8 (i32.add (local.get $oi) (local.get $i)) (i32.add (local.get $a)
+          (select (i32.const 0) (select (i32.shr_u (local.get $b) (i32.const 1)) (local.get $b) (i32.eq (local.get $filter) (i32.const 3)))
+            (i32.or (i32.eqz (local.get $filter)) (i32.eq (local.get $filter) (i32.const 1))))))`)}
+      (block $done
+        (if (i32.eqz (local.get $filter)) (then (memory.copy (local.get $oi) (local.get $ri) (local.get $rowBytes)) (br $done)))
+        (if (i32.eq (local.get $filter) (i32.const 2)) (then
+          (local.set $i (i32.const 0))
+          (block $upDone (loop $up
+            (br_if $upDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+            (v128.store (i32.add (local.get $oi) (local.get $i))
+              (i8x16.add (v128.load (i32.add (local.get $ri) (local.get $i))) (v128.load (i32.add (local.get $pi) (local.get $i)))))
+            (local.set $i (i32.add (local.get $i) (i32.const 16)))
+            (br $up)))
+          (br $done)))
+        (if (i32.or (i32.eq (local.get $bpp) (i32.const 3)) (i32.eq (local.get $bpp) (i32.const 4))) (then
+          ;; One pixel per step, its channels in i16 lanes 0-3 (lane 3 of RGB is ignored: its byte
+          ;; is the next pixel's first, written again by the next step).
+          (local.set $va ${widen('(local.get $oi)')})
+          (local.set $vc ${widen('(local.get $pi)')})
+          (local.set $i (local.get $bpp))
+          (block $pixelsDone (loop $pixels
+            (br_if $pixelsDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+            (local.set $vb ${widen('(i32.add (local.get $pi) (local.get $i))')})
+            (local.set $vx ${widen('(i32.add (local.get $ri) (local.get $i))')})
+            (local.set $va (v128.and (v128.const i16x8 255 255 255 255 255 255 255 255) (i16x8.add (local.get $vx)
+              (if (result v128) (i32.eq (local.get $filter) (i32.const 1))
+                (then (local.get $va))
+                (else (if (result v128) (i32.eq (local.get $filter) (i32.const 3))
+                  (then (i16x8.shr_u (i16x8.add (local.get $va) (local.get $vb)) (i32.const 1)))
+                  (else ${paethVector})))))))
+            (v128.store32_lane 0 (i32.add (local.get $oi) (local.get $i)) (i8x16.narrow_i16x8_u (local.get $va) (local.get $va)))
+            (local.set $vc (local.get $vb))
+            (local.set $i (i32.add (local.get $i) (local.get $bpp)))
+            (br $pixels)))
+          (br $done)))
+        (if (i32.eq (local.get $bpp) (i32.const 1)) (then
+          ;; Grey: the left and upper-left bytes carried in locals from one step to the next.
+          (local.set $a (i32.load8_u (local.get $oi)))
+          (local.set $c (i32.load8_u (local.get $pi)))
+          (local.set $i (i32.const 1))
+          (block $greyDone (loop $grey
+            (br_if $greyDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+            (local.set $b (i32.load8_u (i32.add (local.get $pi) (local.get $i))))
+            (local.set $a (i32.and (i32.const 255) (i32.add (i32.load8_u (i32.add (local.get $ri) (local.get $i)))
+              (if (result i32) (i32.eq (local.get $filter) (i32.const 1))
+                (then (local.get $a))
+                (else (if (result i32) (i32.eq (local.get $filter) (i32.const 3))
+                  (then (i32.shr_u (i32.add (local.get $a) (local.get $b)) (i32.const 1)))
+                  (else ${paethScalar})))))))
+            (i32.store8 (i32.add (local.get $oi) (local.get $i)) (local.get $a))
+            (local.set $c (local.get $b))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $grey)))
+          (br $done)))
+        ;; Other strides (grey+alpha, 16-bit): byte by byte.
+        (local.set $i (local.get $bpp))
+        (block $bytesDone (loop $bytes
+          (br_if $bytesDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (local.set $a (i32.load8_u (i32.add (local.get $oi) (i32.sub (local.get $i) (local.get $bpp)))))
+          (local.set $b (i32.load8_u (i32.add (local.get $pi) (local.get $i))))
+          (local.set $c (i32.load8_u (i32.add (local.get $pi) (i32.sub (local.get $i) (local.get $bpp)))))
+          (i32.store8 (i32.add (local.get $oi) (local.get $i)) (i32.add (i32.load8_u (i32.add (local.get $ri) (local.get $i)))
+            (if (result i32) (i32.eq (local.get $filter) (i32.const 1))
+              (then (local.get $a))
+              (else (if (result i32) (i32.eq (local.get $filter) (i32.const 3))
+                (then (i32.shr_u (i32.add (local.get $a) (local.get $b)) (i32.const 1)))
+                (else ${paethScalar}))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $bytes))))
+      (local.set $pi (local.get $oi))
+      (local.set $ri (i32.add (local.get $ri) (i32.add (local.get $rowBytes) (i32.const 1))))
+      (local.set $oi (i32.add (local.get $oi) (local.get $rowBytes)))`)}
+    (i32.const -1))
 )`;
 
 interface ResizeExports {
@@ -126,6 +244,7 @@ interface ResizeExports {
   horizontalPixels(src: number, srcRow: number, rows: number, ch: number, first: number, weights: number, taps: number, outWidth: number, mid: number): void;
   horizontalGrey(src: number, srcRow: number, rows: number, first: number, weights: number, groups: number, outWidth: number, mid: number): void;
   vertical(mid: number, midRow: number, first: number, weights: number, taps: number, outHeight: number, out: number): void;
+  unfilter(raw: number, out: number, height: number, rowBytes: number, bpp: number, zero: number): number;
 }
 
 interface WabtModule {
@@ -147,12 +266,12 @@ let failure: string | undefined;
  * Builds this thread's resize kernels (once; later calls share the first). Resolves false, with
  * a warning on stderr, where they cannot build: resizing then stays on the JS passes.
  */
-export function prepareResizeSimd(): Promise<boolean> {
+export function prepareImageSimd(): Promise<boolean> {
   preparing ??= (async () => {
     try {
       const init = createRequire(import.meta.url)('wabt') as () => Promise<WabtModule>;
       const wabt = await init();
-      const parsed = wabt.parseWat('durable-vision-resize.wat', WAT, { simd: true });
+      const parsed = wabt.parseWat('durable-vision-image.wat', WAT, { simd: true, bulk_memory: true });
       try {
         const module = new Wasm.Module(parsed.toBinary({}).buffer);
         kernels = new Wasm.Instance(module, {}).exports as unknown as ResizeExports;
@@ -170,12 +289,12 @@ export function prepareResizeSimd(): Promise<boolean> {
 }
 
 /** Why the SIMD resize is not in use, or undefined when it is (or is still being built). */
-export function resizeSimdUnavailableReason(): string | undefined {
+export function imageSimdUnavailableReason(): string | undefined {
   return failure;
 }
 
 /** Whether `resizeSimd` can run on this thread now. */
-export function resizeSimdReady(): boolean {
+export function imageSimdReady(): boolean {
   return kernels !== undefined;
 }
 
@@ -209,9 +328,7 @@ export function resizeSimd(src: Uint8Array, width: number, channels: number, row
     at.push((at[at.length - 1] as number) + align(size));
   }
   const [hFirstAt, hWeightsAt, vFirstAt, vWeightsAt, srcAt, midAt, outAt, end] = at as [number, number, number, number, number, number, number, number];
-  const have = k.memory.buffer.byteLength;
-  if (end > have) k.memory.grow(Math.ceil((end - have) / 65536));
-  const buffer = k.memory.buffer;
+  const buffer = memoryFor(k, end);
   new Int32Array(buffer, hFirstAt, outWidth).set(h.first);
   const hw = new Int32Array(buffer, hWeightsAt, hWeights);
   if (grey) {
@@ -229,4 +346,33 @@ export function resizeSimd(src: Uint8Array, width: number, channels: number, row
   k.vertical(midAt, midRow, vFirstAt, vWeightsAt, v.taps, outHeight, outAt);
   out.set(new Uint8Array(buffer, outAt, outBytes), offset);
   return true;
+}
+
+/** The module's memory grown to at least `end` bytes; its buffer (views made before a growth are detached). */
+function memoryFor(k: ResizeExports, end: number): ArrayBuffer {
+  const have = k.memory.buffer.byteLength;
+  if (end > have) k.memory.grow(Math.ceil((end - have) / 65536));
+  return k.memory.buffer;
+}
+
+/**
+ * PNG unfiltering in the SIMD module: `height` rows of a filter byte and `rowBytes` bytes from
+ * `raw` into rows of `rowBytes` in `out`, `bpp` the filter's pixel stride. Returns -1 when done,
+ * the index of the first row with a filter type other than 0-4 (nothing usable written), or
+ * undefined when the module is not ready (nothing written).
+ */
+export function unfilterSimd(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: number, bpp: number): number | undefined {
+  const k = kernels;
+  if (k === undefined) return undefined;
+  const rawBytes = height * (rowBytes + 1);
+  const outBytes = height * rowBytes;
+  const zeroAt = 0;
+  const rawAt = align(rowBytes);
+  const outAt = rawAt + align(rawBytes);
+  const buffer = memoryFor(k, outAt + align(outBytes));
+  new Uint8Array(buffer, zeroAt, rowBytes + 16).fill(0);
+  new Uint8Array(buffer, rawAt, rawBytes).set(raw.subarray(0, rawBytes));
+  const bad = k.unfilter(rawAt, outAt, height, rowBytes, bpp, zeroAt);
+  if (bad < 0) out.set(new Uint8Array(buffer, outAt, outBytes));
+  return bad;
 }

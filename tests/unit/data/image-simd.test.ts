@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/core/rng.js';
 import { resizeBilinear } from '../../../src/data/decode-resize.js';
-import { prepareResizeSimd, resizeSimdReady } from '../../../src/data/resize-simd.js';
+import { imageSimdReady, prepareImageSimd, unfilterSimd } from '../../../src/data/image-simd.js';
+import { unfilterJs } from '../../../src/data/png-fast-decode.js';
 
 function noise(length: number, seed: number): Uint8Array {
   const rng = createRng(seed);
@@ -10,8 +11,8 @@ function noise(length: number, seed: number): Uint8Array {
 
 describe('the SIMD resize', () => {
   it('builds, and gives the JS passes\' samples exactly: grey to RGBA, shrinking, enlarging, odd sizes', async () => {
-    expect(await prepareResizeSimd()).toBe(true);
-    expect(resizeSimdReady()).toBe(true);
+    expect(await prepareImageSimd()).toBe(true);
+    expect(imageSimdReady()).toBe(true);
     const cases: [number, number, number, number, number][] = [
       [640, 427, 3, 224, 224], [1000, 872, 3, 224, 224], [512, 512, 1, 224, 224], [301, 157, 1, 224, 224],
       [28, 28, 1, 32, 32], [37, 19, 4, 11, 50], [100, 80, 2, 33, 17], [5, 7, 1, 3, 2], [17, 300, 3, 224, 8],
@@ -32,12 +33,35 @@ describe('the SIMD resize', () => {
   });
 
   it('still anti-aliases: a one-pixel checkerboard shrunk 4x is flat grey', async () => {
-    expect(await prepareResizeSimd()).toBe(true);
+    expect(await prepareImageSimd()).toBe(true);
     const board = Uint8Array.from({ length: 64 * 64 * 3 }, (_, i) => {
       const p = Math.floor(i / 3);
       return ((p % 64) + Math.floor(p / 64)) % 2 === 0 ? 0 : 255;
     });
     const out = resizeBilinear(board, 64, 64, 3, 16, 16, new Uint8Array(16 * 16 * 3));
     expect(Math.max(...out) - Math.min(...out)).toBeLessThanOrEqual(20);
+  });
+});
+
+describe('the SIMD PNG unfiltering', () => {
+  it("gives the JS unfiltering's bytes for every filter type and pixel stride, and names a bad filter's row", async () => {
+    expect(await prepareImageSimd()).toBe(true);
+    const rng = createRng(11);
+    for (let trial = 0; trial < 240; trial++) {
+      const bpp = [1, 2, 3, 4, 6, 8][trial % 6] as number;
+      const width = 1 + rng.int(70);
+      const height = 1 + rng.int(20);
+      const rowBytes = width * bpp;
+      const raw = noise(height * (rowBytes + 1), 100 + trial);
+      for (let y = 0; y < height; y++) raw[y * (rowBytes + 1)] = rng.int(5);
+      const js = new Uint8Array(height * rowBytes);
+      unfilterJs(raw, js, height, rowBytes, bpp);
+      const simd = new Uint8Array(height * rowBytes);
+      expect(unfilterSimd(raw, simd, height, rowBytes, bpp), `trial ${trial}`).toBe(-1);
+      expect(simd, `bpp ${bpp}, ${width}x${height}`).toEqual(js);
+    }
+    const raw = new Uint8Array(3 * 5);
+    raw[10] = 7; // row 2's filter type
+    expect(unfilterSimd(raw, new Uint8Array(12), 3, 4, 1)).toBe(2);
   });
 });
