@@ -9,10 +9,12 @@
  * composited onto a background; the result resized to the model input with the chosen fit.
  *
  * Small PNGs take a JS fast path (png-fast-decode.ts) that reproduces sharp's output; PNGs of up
- * to 512x512 grey (or as many samples) that the target shrinks are decoded and shrunk in JS too
- * (`decodeShrinkPng`: Pillow's BILINEAR resize, within a few levels of sharp's 'linear'), as
- * sharp's fixed per-image cost outweighs their pixels; everything else goes through sharp. All
- * paths end in the same channel conversion. Embedded colour profiles: sRGB itself is left as is;
+ * to 4M samples that the target shrinks are decoded and shrunk in JS too (`decodeShrinkPng`:
+ * node:zlib, unfiltering and Pillow's BILINEAR resize in the SIMD module, within a few levels of
+ * sharp's 'linear'), as sharp's fixed per-image cost outweighs their pixels; JPEGs that the target
+ * shrinks are decoded by libjpeg-turbo's TurboJPEG at Pillow's draft scale (`decodeFastJpeg`)
+ * and resized the same way; everything else goes through sharp. All paths end in the same
+ * channel conversion. Embedded colour profiles: sRGB itself is left as is;
  * matrix/TRC and grey profiles are converted to sRGB in JS after the resize (icc-transform.ts,
  * within one level of lcms); any other goes through sharp's lcms before the resize.
  */

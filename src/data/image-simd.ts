@@ -1,16 +1,20 @@
 /**
- * `resizeBilinear`'s two passes as WebAssembly SIMD code (i32x4), compiled once per thread by
- * wabt (`prepareImageSimd`) on a memory of its own. They compute exactly what the JS passes
- * compute: the same 22-bit fixed-point weights (`axisTaps`), the same sums in int32, the same
- * rounding and clamping (an arithmetic shift, then saturating narrows to 0..255), so the output
- * is identical sample for sample. Until the module is ready, or where it cannot build, the JS
- * passes run.
+ * The JS decode paths' WebAssembly SIMD kernels, compiled once per thread by wabt
+ * (`prepareImageSimd`) on a memory of their own:
+ * - `resizeBilinear`'s two passes (i32x4). They compute exactly what the JS passes compute: the
+ *   same 22-bit fixed-point weights (`axisTaps`), the same sums in int32, the same rounding and
+ *   clamping (an arithmetic shift, then saturating narrows to 0..255), so the output is identical
+ *   sample for sample.
+ * - PNG unfiltering (`unfilterSimd`): Up 16 bytes at a time; Sub, Average and Paeth one RGB or
+ *   RGBA pixel per i16x8 vector; other strides byte by byte. Identical bytes to `unfilterJs`.
+ * Until the module is ready, or where it cannot build, the JS code runs.
  *
- * Layout of one call in the module's memory: the horizontal taps (first index, then weights,
+ * Layout of a resize in the module's memory: the horizontal taps (first index, then weights,
  * grey rows padded to whole groups of four taps), the vertical taps, the source, the rows of the
  * horizontal pass, the output; each region 16-byte aligned with 16 bytes of slack, because the
  * vector loops read up to 3 bytes past a source row (ignored lanes, or weight 0) and write whole
  * 4- or 16-byte vectors past a row's end (into the next row, written after, or the slack).
+ * Unfiltering likewise: a zero row (the row above the first), the filtered rows, the output.
  */
 import { createRequire } from 'node:module';
 
