@@ -241,6 +241,54 @@ const WAT = `(module
       (local.set $ri (i32.add (local.get $ri) (i32.add (local.get $rowBytes) (i32.const 1))))
       (local.set $oi (i32.add (local.get $oi) (local.get $rowBytes)))`)}
     (i32.const -1))
+
+  ;; Horizontal flip of $rows rows of $width RGB pixels, $src to $dst: four pixels per vector (the
+  ;; 4 bytes after them rewritten by the next step), the rest one at a time.
+  (func (export "hflip3") (param $src i32) (param $dst i32) (param $rows i32) (param $width i32)
+    (local $y i32) (local $j i32) (local $row i32) (local $whole i32)
+    (local.set $row (i32.mul (local.get $width) (i32.const 3)))
+    (local.set $whole (i32.and (local.get $width) (i32.const -4)))
+    ${upTo('rows', 'y', '(local.get $rows)', `
+      (local.set $j (i32.const 0))
+      (block $quadsDone (loop $quads
+        (br_if $quadsDone (i32.ge_u (local.get $j) (local.get $whole)))
+        (v128.store (i32.add (local.get $dst) (i32.mul (local.get $j) (i32.const 3)))
+          (i8x16.swizzle (v128.load (i32.add (local.get $src) (i32.mul (i32.sub (i32.sub (local.get $width) (i32.const 4)) (local.get $j)) (i32.const 3))))
+            (v128.const i8x16 9 10 11 6 7 8 3 4 5 0 1 2 12 13 14 15)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $quads)))
+      (block $restDone (loop $rest
+        (br_if $restDone (i32.ge_u (local.get $j) (local.get $width)))
+        (i32.store16 (i32.add (local.get $dst) (i32.mul (local.get $j) (i32.const 3)))
+          (i32.load16_u (i32.add (local.get $src) (i32.mul (i32.sub (i32.sub (local.get $width) (i32.const 1)) (local.get $j)) (i32.const 3)))))
+        (i32.store8 (i32.add (local.get $dst) (i32.add (i32.mul (local.get $j) (i32.const 3)) (i32.const 2)))
+          (i32.load8_u (i32.add (local.get $src) (i32.add (i32.mul (i32.sub (i32.sub (local.get $width) (i32.const 1)) (local.get $j)) (i32.const 3)) (i32.const 2)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rest)))
+      (local.set $src (i32.add (local.get $src) (local.get $row)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $row)))`)})
+
+  ;; Horizontal flip of $rows rows of $width grey pixels, $src to $dst: 16 per vector, the rest one at a time.
+  (func (export "hflip1") (param $src i32) (param $dst i32) (param $rows i32) (param $width i32)
+    (local $y i32) (local $j i32) (local $whole i32)
+    (local.set $whole (i32.and (local.get $width) (i32.const -16)))
+    ${upTo('rows', 'y', '(local.get $rows)', `
+      (local.set $j (i32.const 0))
+      (block $vectorsDone (loop $vectors
+        (br_if $vectorsDone (i32.ge_u (local.get $j) (local.get $whole)))
+        (v128.store (i32.add (local.get $dst) (local.get $j))
+          (i8x16.swizzle (v128.load (i32.add (local.get $src) (i32.sub (i32.sub (local.get $width) (i32.const 16)) (local.get $j))))
+            (v128.const i8x16 15 14 13 12 11 10 9 8 7 6 5 4 3 2 1 0)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $vectors)))
+      (block $restDone (loop $rest
+        (br_if $restDone (i32.ge_u (local.get $j) (local.get $width)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $j))
+          (i32.load8_u (i32.add (local.get $src) (i32.sub (i32.sub (local.get $width) (i32.const 1)) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rest)))
+      (local.set $src (i32.add (local.get $src) (local.get $width)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $width)))`)})
 )`;
 
 interface ResizeExports {
@@ -249,6 +297,8 @@ interface ResizeExports {
   horizontalGrey(src: number, srcRow: number, rows: number, first: number, weights: number, groups: number, outWidth: number, mid: number): void;
   vertical(mid: number, midRow: number, first: number, weights: number, taps: number, outHeight: number, out: number): void;
   unfilter(raw: number, out: number, height: number, rowBytes: number, bpp: number, zero: number): number;
+  hflip3(src: number, dst: number, rows: number, width: number): void;
+  hflip1(src: number, dst: number, rows: number, width: number): void;
 }
 
 interface WabtModule {
@@ -379,4 +429,22 @@ export function unfilterSimd(raw: Uint8Array, out: Uint8Array, height: number, r
   const bad = k.unfilter(rawAt, outAt, height, rowBytes, bpp, zeroAt);
   if (bad < 0) out.set(new Uint8Array(buffer, outAt, outBytes));
   return bad;
+}
+
+/**
+ * Mirrors `height` rows of `width` grey or RGB pixels at `offset` in `buf` left to right, in the
+ * SIMD module (copied in, flipped, copied back). False when the module is not ready or the
+ * pixels have another channel count (nothing written).
+ */
+export function hflipSimd(buf: Uint8Array, offset: number, height: number, width: number, channels: number): boolean {
+  const k = kernels;
+  if (k === undefined || (channels !== 1 && channels !== 3)) return false;
+  const bytes = height * width * channels;
+  const dstAt = align(bytes);
+  const buffer = memoryFor(k, dstAt + align(bytes));
+  new Uint8Array(buffer, 0, bytes).set(buf.subarray(offset, offset + bytes));
+  if (channels === 3) k.hflip3(0, dstAt, height, width);
+  else k.hflip1(0, dstAt, height, width);
+  buf.set(new Uint8Array(buffer, dstAt, bytes), offset);
+  return true;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/core/rng.js';
 import { resizeBilinear } from '../../../src/data/decode-resize.js';
-import { imageSimdReady, prepareImageSimd, unfilterSimd } from '../../../src/data/image-simd.js';
+import { hflipSimd, imageSimdReady, prepareImageSimd, unfilterSimd } from '../../../src/data/image-simd.js';
 import { unfilterJs } from '../../../src/data/png-fast-decode.js';
 
 function noise(length: number, seed: number): Uint8Array {
@@ -63,5 +63,26 @@ describe('the SIMD PNG unfiltering', () => {
     const raw = new Uint8Array(3 * 5);
     raw[10] = 7; // row 2's filter type
     expect(unfilterSimd(raw, new Uint8Array(12), 3, 4, 1)).toBe(2);
+  });
+});
+
+describe('the SIMD flip', () => {
+  it('mirrors grey and RGB rows of any width as the pixel-by-pixel definition does', async () => {
+    expect(await prepareImageSimd()).toBe(true);
+    for (const [h, w, c] of [[224, 224, 3], [7, 5, 3], [20, 19, 3], [3, 1, 3], [33, 17, 1], [224, 224, 1], [2, 16, 1], [1, 1, 1]] as const) {
+      const src = noise(h * w * c, h * w + c);
+      const expected = new Uint8Array(src.length);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          for (let k = 0; k < c; k++) expected[(y * w + x) * c + k] = src[(y * w + (w - 1 - x)) * c + k] as number;
+        }
+      }
+      const buf = new Uint8Array(src.length + 6).fill(9);
+      buf.set(src, 3);
+      expect(hflipSimd(buf, 3, h, w, c), `${h}x${w}x${c}`).toBe(true);
+      expect(buf.subarray(3, 3 + src.length), `${h}x${w}x${c}`).toEqual(expected);
+      expect([...buf.subarray(0, 3), ...buf.subarray(3 + src.length)]).toEqual([9, 9, 9, 9, 9, 9]);
+    }
+    expect(hflipSimd(new Uint8Array(16), 0, 2, 2, 4)).toBe(false);
   });
 });
