@@ -4,7 +4,7 @@
  *   (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input);
  * - replaced: the backend has one, but a scalar loop that dominated the training profile
  *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum and Mean over consecutive
- *   axes before the last, per-channel FusedBatchNorm).
+ *   axes before the last, per-channel FusedBatchNorm, Identity without a copy).
  * Call after the wasm backend is initialised: the backend's own kernels must have run their
  * setup (which binds their C functions) before we capture them for delegation.
  */
@@ -15,6 +15,7 @@ import { installBatchNormGradient } from './batch-norm-grad.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
+import { identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
 import { installMeanGradient } from './mean-grad.js';
 import { meanConfig, sumConfig } from './sum-leading.js';
@@ -30,6 +31,7 @@ export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
   sumConfig,
   meanConfig,
   fusedBatchNormConfig,
+  identityConfig,
 ];
 
 const installed = new Set<string>();

@@ -247,6 +247,30 @@ describe('project wasm kernels match the cpu backend', () => {
     expect(await worstError('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 })).toBeLessThan(TOLERANCE);
   });
 
+  it('Identity shares the heap buffer (no copy), and the data lives until its last tensor goes', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as { numDataIds(): number; getMemoryOffset(dataId: object): number };
+    const idsBefore = backend.numDataIds();
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = x.clone();
+    expect(backend.getMemoryOffset(y.dataId)).toBe(backend.getMemoryOffset(x.dataId));
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    y.dispose();
+    expect(backend.numDataIds()).toBe(idsBefore);
+    // Through a gradient, whose forward kernels save inputs by Identity: the same values as on cpu.
+    const grad = async (b: 'cpu' | 'wasm'): Promise<Float32Array> => {
+      await tf.setBackend(b);
+      const a = tf.tensor2d(seededUniform(12, 21, -1, 1), [3, 4]);
+      const g = tf.grad((t: tf.Tensor) => tf.mul(tf.sigmoid(t), t).sum())(a);
+      const values = (await g.data()) as Float32Array;
+      tf.dispose([a, g]);
+      return values;
+    };
+    const [onCpu, onWasm] = [await grad('cpu'), await grad('wasm')];
+    for (let i = 0; i < onCpu.length; i++) expect(onWasm[i]).toBeCloseTo(onCpu[i] as number, 6);
+  });
+
   it('leave no tensors behind on the wasm heap', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(seededUniform(2 * 9 * 9 * 3, 13, -1, 1), [2, 9, 9, 3]);
