@@ -79,6 +79,12 @@ const CONV_CASES: [Shape, Shape, number, Pad][] = [
   [[2, 8, 8, 1], [3, 3, 1, 4], 1, 'same'],
   [[2, 9, 8, 1], [4, 4, 1, 3], 1, 'same'],
   [[2, 6, 6, 16], [1, 1, 16, 4], 1, 'valid'],
+  // 1x1 stride 1 with channels in fours and eights (the SIMD pointwise pass): pixel counts
+  // below, at and past its 64-pixel tile, 'same' and 'valid'.
+  [[2, 5, 5, 8], [1, 1, 8, 16], 1, 'same'],
+  [[1, 8, 8, 12], [1, 1, 12, 24], 1, 'valid'],
+  [[3, 9, 7, 16], [1, 1, 16, 72], 1, 'same'],
+  [[32, 6, 6, 40], [1, 1, 40, 240], 1, 'same'],
 ];
 
 describe('project wasm kernels match the cpu backend', () => {

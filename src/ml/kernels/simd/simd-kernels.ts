@@ -24,6 +24,7 @@ export interface SimdKernels {
   storeScaled(acc: number, out: number, c: number, scale: number): void;
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number): void;
+  pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number): void;
 }
 
 interface WabtModule {

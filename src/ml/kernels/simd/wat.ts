@@ -325,8 +325,74 @@ const DEPTHWISE_FILTER_GRAD = `
       (br $channels))))
 `;
 
+
+/** Accumulator k (0-7) of a pointwise block: row k >> 1 (ci), vector k & 1 (co), at $ap. */
+function accAddress(k: number): string {
+  const row = k >> 1;
+  const base = row === 0 ? '(local.get $ap)' : `(i32.add (local.get $ap) (i32.mul (local.get $dRow) (i32.const ${row})))`;
+  return base;
+}
+const LOAD_ACC = [0, 1, 2, 3, 4, 5, 6, 7]
+  .map((k) => `(local.set $a${k} (v128.load${k & 1 ? ' offset=16' : ''} ${accAddress(k)}))`)
+  .join('\n          ');
+const STORE_ACC = [0, 1, 2, 3, 4, 5, 6, 7]
+  .map((k) => `(v128.store${k & 1 ? ' offset=16' : ''} ${accAddress(k)} (local.get $a${k}))`)
+  .join('\n          ');
+const MACS = [0, 1, 2, 3]
+  .map((lane) => `(local.set $s (f32x4.splat (f32x4.extract_lane ${lane} (local.get $xv))))
+            (local.set $a${2 * lane} (f32x4.add (local.get $a${2 * lane}) (f32x4.mul (local.get $s) (local.get $d0))))
+            (local.set $a${2 * lane + 1} (f32x4.add (local.get $a${2 * lane + 1}) (f32x4.mul (local.get $s) (local.get $d1))))`)
+  .join('\n            ');
+
+/**
+ * The filter gradient of a 1x1, stride-1 convolution: acc[ci][co] += sum over `pixels` of
+ * x[p][ci] * dy[p][co] (float32), for ci in fours and co in eights. Pixels go in tiles of 64 so
+ * a tile's x and dy rows stay in L1 while every (4 ci x 8 co) block of accumulators, held in
+ * eight f32x4 locals, runs over them.
+ */
+const POINTWISE_FILTER_GRAD = `
+  (func (export "pointwiseFilterGrad") (param $x i32) (param $dy i32) (param $acc i32) (param $pixels i32) (param $ci i32) (param $co i32)
+    (local $t0 i32) (local $tn i32) (local $cb i32) (local $ob i32) (local $n i32) (local $xp i32) (local $dp i32) (local $ap i32)
+    (local $xRow i32) (local $dRow i32) (local $xv v128) (local $d0 v128) (local $d1 v128) (local $s v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
+    (local.set $xRow (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $dRow (i32.shl (local.get $co) (i32.const 2)))
+    (block $tilesDone (loop $tiles
+      (br_if $tilesDone (i32.ge_u (local.get $t0) (local.get $pixels)))
+      (local.set $tn (select (i32.const 64) (i32.sub (local.get $pixels) (local.get $t0))
+        (i32.le_u (i32.const 64) (i32.sub (local.get $pixels) (local.get $t0)))))
+      (local.set $cb (i32.const 0))
+      (block $cDone (loop $cBlocks
+        (br_if $cDone (i32.ge_u (local.get $cb) (local.get $ci)))
+        (local.set $ob (i32.const 0))
+        (block $oDone (loop $oBlocks
+          (br_if $oDone (i32.ge_u (local.get $ob) (local.get $co)))
+          (local.set $ap (i32.add (local.get $acc) (i32.shl (i32.add (i32.mul (local.get $cb) (local.get $co)) (local.get $ob)) (i32.const 2))))
+          ${LOAD_ACC}
+          (local.set $xp (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $t0) (local.get $ci)) (local.get $cb)) (i32.const 2))))
+          (local.set $dp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (local.get $t0) (local.get $co)) (local.get $ob)) (i32.const 2))))
+          (local.set $n (local.get $tn))
+          (block $pDone (loop $pixelsLoop
+            (br_if $pDone (i32.eqz (local.get $n)))
+            (local.set $xv (v128.load (local.get $xp)))
+            (local.set $d0 (v128.load (local.get $dp)))
+            (local.set $d1 (v128.load offset=16 (local.get $dp)))
+            ${MACS}
+            (local.set $xp (i32.add (local.get $xp) (local.get $xRow)))
+            (local.set $dp (i32.add (local.get $dp) (local.get $dRow)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $pixelsLoop)))
+          ${STORE_ACC}
+          (local.set $ob (i32.add (local.get $ob) (i32.const 8)))
+          (br $oBlocks)))
+        (local.set $cb (i32.add (local.get $cb) (i32.const 4)))
+        (br $cBlocks)))
+      (local.set $t0 (i32.add (local.get $t0) (i32.const 64)))
+      (br $tiles))))
+`;
+
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD})\n`;
 }
