@@ -15,53 +15,24 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { candidateVersion, fetchAndUnpack, InstallError, libraryDirs, readJson } from './lib/debian-packages.mjs';
+import { InstallError, installDebianTool, libraryDirs } from './lib/debian-packages.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TJ_DIR = path.join(ROOT, '.tools', 'turbojpeg');
-const DEB_DIR = path.join(TJ_DIR, 'debs');
-const UNPACK_DIR = path.join(TJ_DIR, 'root');
-const STAMP_FILE = path.join(TJ_DIR, 'stamp.json');
-const ENV_FILE = path.join(TJ_DIR, 'env.json');
-const TOP = ['libturbojpeg0'];
 // An 8x8 grey baseline JPEG of one level.
 const TINY_JPEG =
   '/9j/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAIAAgDASIAAhEBAxEB/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/xAAUAQEAAAAAAAAAAAAAAAAAAAAA/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAwDAQACEQMRAD8AAA//2Q==';
 
-const args = new Set(process.argv.slice(2));
-for (const arg of args) if (!['--force', '--help', '-h'].includes(arg)) fail(`unknown argument ${JSON.stringify(arg)}; expected --force or --help`);
-if (args.has('--help') || args.has('-h')) {
-  console.log('usage: node scripts/install-turbojpeg.mjs [--force]');
-  process.exit(0);
-}
-
-try {
-  const started = performance.now();
-  const versions = Object.fromEntries(TOP.map((p) => [p, candidateVersion(p)]));
-  const stamp = readJson(STAMP_FILE);
-  if (!args.has('--force') && stamp && JSON.stringify(stamp.versions) === JSON.stringify(versions) && fs.existsSync(ENV_FILE)) {
-    const check = decodeCheck(readJson(ENV_FILE)?.LIBRARY);
-    if (check.ok) {
-      console.log(`turbojpeg: up to date (${TOP.map((p) => `${p} ${versions[p]}`).join(', ')}); ${check.out}`);
-      process.exit(0);
-    }
-    console.log(`turbojpeg: stamp present but the check failed (${check.out}); reinstalling`);
-  }
-  const { debs } = fetchAndUnpack(TOP, DEB_DIR, UNPACK_DIR, (line) => console.log(`turbojpeg: ${line}`));
-  const library = libraryDirs(UNPACK_DIR)
-    .map((dir) => path.join(dir, 'libturbojpeg.so.0'))
-    .find((file) => fs.existsSync(file));
-  if (!library) fail(`the unpacked ${TOP.join(' ')} holds no libturbojpeg.so.0 under ${UNPACK_DIR}`);
-  fs.writeFileSync(ENV_FILE, `${JSON.stringify({ LIBRARY: library }, null, 2)}\n`);
-  const check = decodeCheck(library);
-  if (!check.ok) fail(`the unpacked libturbojpeg does not work: ${check.out}`);
-  const seconds = Math.round((performance.now() - started) / 100) / 10;
-  fs.writeFileSync(STAMP_FILE, `${JSON.stringify({ versions, packages: debs.length, seconds }, null, 2)}\n`);
-  console.log(`turbojpeg: installed (${TOP.map((p) => `${p} ${versions[p]}`).join(', ')}; ${debs.length} .debs, ${seconds} s); ${check.out}`);
-} catch (err) {
-  if (err instanceof InstallError) fail(err.message);
-  throw err;
-}
+installDebianTool({
+  root: ROOT,
+  name: 'turbojpeg',
+  top: ['libturbojpeg0'],
+  makeEnv: (unpackDir) => {
+    const library = libraryDirs(unpackDir).map((dir) => path.join(dir, 'libturbojpeg.so.0')).find((file) => fs.existsSync(file));
+    if (!library) throw new InstallError(`the unpacked libturbojpeg0 holds no libturbojpeg.so.0 under ${unpackDir}`);
+    return { LIBRARY: library };
+  },
+  check: (env) => decodeCheck(env?.LIBRARY),
+});
 
 /** Loads `library` with koffi in a child process and decodes TINY_JPEG with it. */
 function decodeCheck(library) {
@@ -79,9 +50,4 @@ function decodeCheck(library) {
   const result = spawnSync(process.execPath, ['-e', code], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
   if (result.status !== 0) return { ok: false, out: (result.stderr || result.error?.message || `exit ${result.status}`).trim().split('\n').pop() };
   return { ok: true, out: `${path.relative(ROOT, library)} decodes a JPEG through koffi (${result.stdout.trim()})` };
-}
-
-function fail(message) {
-  console.error(`install-turbojpeg: ${message}`);
-  process.exit(1);
 }

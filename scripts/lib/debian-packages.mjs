@@ -1,7 +1,8 @@
 // Debian packages without root: resolve a Depends closure with apt-cache, fetch what dpkg does
 // not report installed with `apt-get download`, unpack with `dpkg -x` into a folder, and find
 // the shared-library directories to put on LD_LIBRARY_PATH. Maintainer scripts never run.
-// Used by install-torch.mjs (python3-torch) and install-heif.mjs (libheif-examples).
+// Used by install-torch.mjs (python3-torch), install-heif.mjs (libheif-examples) and
+// install-turbojpeg.mjs (libturbojpeg0); the last two share `installDebianTool`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -161,4 +162,52 @@ export function fetchAndUnpack(top, debDir, unpackDir, log) {
   const debs = fs.readdirSync(debDir).filter((f) => f.endsWith('.deb') && fetch.some((p) => f.startsWith(`${p}_`)));
   for (const deb of debs) run('dpkg', ['-x', path.join(debDir, deb), unpackDir]);
   return { debs, satisfiedBySystem };
+}
+
+/**
+ * The whole run of an installer for Debian packages unpacked into `.tools/<name>`: arguments
+ * (--force, --help); nothing to do when the stamp's versions are the candidates' and `check`
+ * passes on the saved env; else fetch and unpack `top`, `makeEnv(unpackDir)` (written to
+ * env.json), `check` it, write the stamp. `check(env)` returns { ok, out }. Exits 1 with
+ * `install-<name>: <message>` when anything fails.
+ */
+export function installDebianTool({ root, name, top, makeEnv, check }) {
+  const dir = path.join(root, '.tools', name);
+  const stampFile = path.join(dir, 'stamp.json');
+  const envFile = path.join(dir, 'env.json');
+  const fail = (message) => {
+    console.error(`install-${name}: ${message}`);
+    process.exit(1);
+  };
+  const args = new Set(process.argv.slice(2));
+  for (const arg of args) if (!['--force', '--help', '-h'].includes(arg)) fail(`unknown argument ${JSON.stringify(arg)}; expected --force or --help`);
+  if (args.has('--help') || args.has('-h')) {
+    console.log(`usage: node scripts/install-${name}.mjs [--force]`);
+    process.exit(0);
+  }
+  try {
+    const started = performance.now();
+    const versions = Object.fromEntries(top.map((p) => [p, candidateVersion(p)]));
+    const named = top.map((p) => `${p} ${versions[p]}`).join(', ');
+    const stamp = readJson(stampFile);
+    if (!args.has('--force') && stamp && JSON.stringify(stamp.versions) === JSON.stringify(versions) && fs.existsSync(envFile)) {
+      const again = check(readJson(envFile));
+      if (again.ok) {
+        console.log(`${name}: up to date (${named}); ${again.out}`);
+        process.exit(0);
+      }
+      console.log(`${name}: stamp present but the check failed (${again.out}); reinstalling`);
+    }
+    const { debs } = fetchAndUnpack(top, path.join(dir, 'debs'), path.join(dir, 'root'), (line) => console.log(`${name}: ${line}`));
+    const env = makeEnv(path.join(dir, 'root'));
+    fs.writeFileSync(envFile, `${JSON.stringify(env, null, 2)}\n`);
+    const result = check(env);
+    if (!result.ok) fail(`the unpacked ${top.join(' ')} does not work: ${result.out}`);
+    const seconds = Math.round((performance.now() - started) / 100) / 10;
+    fs.writeFileSync(stampFile, `${JSON.stringify({ versions, packages: debs.length, seconds }, null, 2)}\n`);
+    console.log(`${name}: installed (${named}; ${debs.length} .debs, ${seconds} s); ${result.out}`);
+  } catch (err) {
+    if (err instanceof InstallError) fail(err.message);
+    throw err;
+  }
 }
