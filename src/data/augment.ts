@@ -158,8 +158,6 @@ function flipInto(src: Uint8Array, so: number, dst: Uint8Array, d: number, h: nu
   }
 }
 
-let simdRequested = false;
-
 /** Flips in place: pixel (y, x) swaps with its mirror, so no scratch copy is needed. */
 function flipInPlace(buf: Uint8Array, o: number, h: number, w: number, c: number, hflip: boolean, vflip: boolean): void {
   // Pair every pixel with its mirror once: the first half of the pixels in scan order.
@@ -174,10 +172,7 @@ function flipInPlace(buf: Uint8Array, o: number, h: number, w: number, c: number
   if (hflip && !vflip && (c === 1 || c === 3)) {
     // The image SIMD module's flip (4x faster on 224x224 RGB), once this thread has built it.
     if (hflipSimd(buf, o, h, w, c)) return;
-    if (!simdRequested) {
-      simdRequested = true;
-      void prepareImageSimd();
-    }
+    void prepareImageSimd();
     // Each row reversed by itself, the swaps written out: a generic per-pixel loop costs ~20 ns a
     // pixel here, this ~1.
     for (let y = 0; y < h; y++) {

@@ -85,8 +85,6 @@ function axisTaps(inSize: number, outSize: number): AxisTaps {
 
 const clip8 = (v: number): number => (v <= 0 ? 0 : v >= 255 << PRECISION_BITS ? 255 : v >> PRECISION_BITS);
 
-let simdRequested = false;
-
 /** Scratch rows for the horizontal pass, grown as needed. */
 let middleScratch = new Uint8Array(0);
 
@@ -119,11 +117,8 @@ export function resizeBilinear(
   const rowFirst = v.first[0] as number;
   const rowEnd = (v.first[outHeight - 1] as number) + v.taps;
   if (simd && resizeSimd(src, width, channels, rowFirst, rowEnd, h, v, outWidth, outHeight, out, offset)) return out;
-  // The first resize on a thread starts building the SIMD passes; this one and any until they are ready run in JS.
-  if (simd && !simdRequested) {
-    simdRequested = true;
-    void prepareImageSimd();
-  }
+  // Until this thread's SIMD kernels are built (the first call starts that), the passes run in JS.
+  if (simd) void prepareImageSimd();
   const midRow = outWidth * channels;
   const midSize = (rowEnd - rowFirst) * midRow;
   if (middleScratch.length < midSize) middleScratch = new Uint8Array(midSize);

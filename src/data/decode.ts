@@ -349,6 +349,11 @@ function usesTransform(r: Resolved, plan: ProfilePlan, channels: number, bitDept
   return t.kind === 'rgb' ? channels === 3 : channels === 1;
 }
 
+/** The profile transform the decode applies in JS after the resize for this source, if any (`usesTransform`). */
+function jsTransform(r: Resolved, colour: ProfilePlan, source: SourceImageInfo): IccTransform | undefined {
+  return usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+}
+
 /** Where a decode writes its pixels: `out` from `offset`, or a new array when `out` is absent. */
 interface Destination {
   out: Uint8Array | undefined;
@@ -692,7 +697,7 @@ function sharpInput(r: Resolved, bytes: Uint8Array, ignoreIcc: boolean): sharp.S
 async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Array, source: SourceImageInfo, colour: ProfilePlan, dest: Destination): Promise<Uint8Array> {
   const greySource = source.channels <= 2;
   // A profile converted in JS after the resize is not applied by sharp.
-  const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+  const transform = jsTransform(r, colour, source);
   const ignoreIcc = colour.srgbProfile || transform !== undefined;
   const swapped = source.orientation !== undefined && source.orientation >= 5;
   const shrinking = shrinks(r, swapped ? source.height : source.width, swapped ? source.width : source.height);
@@ -762,7 +767,7 @@ function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): Sync
       if (pixels) return { done: true, pixels, source };
     }
     const colour = profilePlan(pngProfile(bytes, png.info));
-    const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+    const transform = jsTransform(r, colour, source);
     if (!r.forceSharp && pngShrinkEligible(png.info, r, colour.srgbProfile || transform !== undefined)) {
       const pixels = decodeShrinkPng(r, bytes, png.info, dest, transform);
       if (pixels) return { done: true, pixels, source };
@@ -776,7 +781,7 @@ function decodeSyncStep(bytes: Uint8Array, r: Resolved, dest: Destination): Sync
     if (!jpeg.ok) throw new ImageDecodeError(r.key, jpeg.reason, jpeg.detail);
     const source = jpegSource(jpeg.info);
     const colour = profilePlan(jpegProfile(bytes, jpeg.info));
-    const transform = usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha) ? colour.transform : undefined;
+    const transform = jsTransform(r, colour, source);
     if (jpegFastEligible(jpeg.info, r, colour.srgbProfile || transform !== undefined)) {
       const pixels = decodeFastJpeg(r, bytes, jpeg.info, dest, transform);
       if (pixels) return { done: true, pixels, source };
@@ -865,7 +870,7 @@ export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-
     if (!jpeg.ok) return 'sharp';
     const source = jpegSource(jpeg.info);
     const colour = profilePlan(jpegProfile(bytes, jpeg.info));
-    const handled = colour.srgbProfile || usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha);
+    const handled = colour.srgbProfile || jsTransform(r, colour, source) !== undefined;
     return jpegFastEligible(jpeg.info, r, handled) && turboJpegLibrary() !== undefined ? 'turbojpeg' : 'sharp';
   }
   const png = inspectPng(bytes);
@@ -873,7 +878,7 @@ export function chooseDecoder(bytes: Uint8Array, options: DecodeOptions): 'fast-
   if (fastPngEligible(png.info, options)) return 'fast-png';
   const colour = profilePlan(pngProfile(bytes, png.info));
   const source = pngSource(png.info, png.info);
-  const handled = colour.srgbProfile || usesTransform(r, colour, source.channels, source.bitDepth, source.hasAlpha);
+  const handled = colour.srgbProfile || jsTransform(r, colour, source) !== undefined;
   return pngShrinkEligible(png.info, options, handled) ? 'fast-png' : 'sharp';
 }
 

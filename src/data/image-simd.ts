@@ -291,7 +291,7 @@ const WAT = `(module
       (local.set $dst (i32.add (local.get $dst) (local.get $width)))`)})
 )`;
 
-interface ResizeExports {
+interface ImageKernels {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   horizontalPixels(src: number, srcRow: number, rows: number, ch: number, first: number, weights: number, taps: number, outWidth: number, mid: number): void;
   horizontalGrey(src: number, srcRow: number, rows: number, first: number, weights: number, groups: number, outWidth: number, mid: number): void;
@@ -312,13 +312,14 @@ interface WasmApi {
 
 const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-let kernels: ResizeExports | undefined;
+let kernels: ImageKernels | undefined;
 let preparing: Promise<boolean> | undefined;
 let failure: string | undefined;
 
 /**
- * Builds this thread's resize kernels (once; later calls share the first). Resolves false, with
- * a warning on stderr, where they cannot build: resizing then stays on the JS passes.
+ * Builds this thread's image kernels (once; later calls return the first call's promise, so
+ * callers may ask on every miss). Resolves false, with a warning on stderr, where they cannot
+ * build: the JS loops then do the work.
  */
 export function prepareImageSimd(): Promise<boolean> {
   preparing ??= (async () => {
@@ -328,26 +329,26 @@ export function prepareImageSimd(): Promise<boolean> {
       const parsed = wabt.parseWat('durable-vision-image.wat', WAT, { simd: true, bulk_memory: true });
       try {
         const module = new Wasm.Module(parsed.toBinary({}).buffer);
-        kernels = new Wasm.Instance(module, {}).exports as unknown as ResizeExports;
+        kernels = new Wasm.Instance(module, {}).exports as unknown as ImageKernels;
       } finally {
         parsed.destroy();
       }
       return true;
     } catch (err) {
-      failure = `the SIMD resize did not build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-      process.emitWarning(`${failure}; images are resized by the JS passes instead`, { code: 'DV_SIMD_RESIZE' });
+      failure = `the image SIMD kernels did not build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
+      process.emitWarning(`${failure}; images are decoded, resized and flipped by the JS loops instead`, { code: 'DV_SIMD_IMAGE' });
       return false;
     }
   })();
   return preparing;
 }
 
-/** Why the SIMD resize is not in use, or undefined when it is (or is still being built). */
+/** Why the image SIMD kernels are not in use, or undefined when they are (or are still being built). */
 export function imageSimdUnavailableReason(): string | undefined {
   return failure;
 }
 
-/** Whether `resizeSimd` can run on this thread now. */
+/** Whether the image SIMD kernels can run on this thread now. */
 export function imageSimdReady(): boolean {
   return kernels !== undefined;
 }
@@ -403,7 +404,7 @@ export function resizeSimd(src: Uint8Array, width: number, channels: number, row
 }
 
 /** The module's memory grown to at least `end` bytes; its buffer (views made before a growth are detached). */
-function memoryFor(k: ResizeExports, end: number): ArrayBuffer {
+function memoryFor(k: ImageKernels, end: number): ArrayBuffer {
   const have = k.memory.buffer.byteLength;
   if (end > have) k.memory.grow(Math.ceil((end - have) / 65536));
   return k.memory.buffer;

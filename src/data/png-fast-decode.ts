@@ -168,10 +168,7 @@ function unfilter(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: nu
   // The SIMD module's unfiltering, once this thread has built it (`image-simd.ts`: same bytes).
   const bad = unfilterSimd(raw, out, height, rowBytes, bpp);
   if (bad === undefined) {
-    if (!simdRequested) {
-      simdRequested = true;
-      void prepareImageSimd();
-    }
+    void prepareImageSimd();
   } else if (bad >= 0) {
     throw new PngDataError('corrupt', `PNG row ${bad} uses filter type ${raw[bad * (rowBytes + 1)] as number}; only 0-4 exist`);
   } else {
@@ -179,8 +176,6 @@ function unfilter(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: nu
   }
   unfilterJs(raw, out, height, rowBytes, bpp);
 }
-
-let simdRequested = false;
 
 /** `unfilter` in JS: before the SIMD module is ready, or where it cannot build. */
 export function unfilterJs(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: number, bpp: number): void {
