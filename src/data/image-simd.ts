@@ -16,7 +16,7 @@
  * 4- or 16-byte vectors past a row's end (into the next row, written after, or the slack).
  * Unfiltering likewise: a zero row (the row above the first), the filtered rows, the output.
  */
-import { createRequire } from 'node:module';
+import { compileWat, Wasm } from '../core/compile-wat.js';
 
 const HALF = 1 << 21;
 const SHIFT = 22;
@@ -301,17 +301,6 @@ interface ImageKernels {
   hflip1(src: number, dst: number, rows: number, width: number): void;
 }
 
-interface WabtModule {
-  parseWat(name: string, text: string, features: Record<string, boolean>): { toBinary(o: object): { buffer: Uint8Array }; destroy(): void };
-}
-
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 let kernels: ImageKernels | undefined;
 let preparing: Promise<boolean> | undefined;
 let failure: string | undefined;
@@ -324,15 +313,8 @@ let failure: string | undefined;
 export function prepareImageSimd(): Promise<boolean> {
   preparing ??= (async () => {
     try {
-      const init = createRequire(import.meta.url)('wabt') as () => Promise<WabtModule>;
-      const wabt = await init();
-      const parsed = wabt.parseWat('durable-vision-image.wat', WAT, { simd: true, bulk_memory: true });
-      try {
-        const module = new Wasm.Module(parsed.toBinary({}).buffer);
-        kernels = new Wasm.Instance(module, {}).exports as unknown as ImageKernels;
-      } finally {
-        parsed.destroy();
-      }
+      const module = await compileWat('durable-vision-image.wat', WAT, { simd: true, bulk_memory: true });
+      kernels = new Wasm.Instance(module, {}).exports as unknown as ImageKernels;
       return true;
     } catch (err) {
       failure = `the image SIMD kernels did not build: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;

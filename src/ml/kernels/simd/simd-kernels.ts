@@ -7,10 +7,12 @@
  * where `simdKernels` answers undefined (wasm SIMD unavailable, or the module failed to build:
  * the reason is in `simdUnavailableReason`).
  */
-import { createRequire } from 'node:module';
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { compileWat, Wasm, type WasmMemory } from '../../../core/compile-wat.js';
 import { kernelsWat } from './wat.js';
+
+export type { WasmMemory } from '../../../core/compile-wat.js';
 
 export interface SimdKernels {
   hardSwish(x: number, y: number, n: number): void;
@@ -27,24 +29,8 @@ export interface SimdKernels {
   pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number): void;
 }
 
-interface WabtModule {
-  parseWat(filename: string, text: string, features?: Record<string, boolean>): { toBinary(options: object): { buffer: Uint8Array }; destroy(): void };
-}
-
-/** The parts of the WebAssembly JS API used here (the project's TS libs do not declare them). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-}
-interface WasmApi {
-  Memory: abstract new (...args: never[]) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-
 const compiled = new Map<boolean, object>();
 const instances = new WeakMap<WasmMemory, SimdKernels>();
-let wabt: WabtModule | undefined;
 let failure: string | undefined;
 
 /** Why the SIMD kernels are not in use, once `prepareSimdKernels` has failed; else undefined. */
@@ -81,16 +67,7 @@ function isShared(memory: WasmMemory): boolean {
 export async function compileFor(shared: boolean): Promise<boolean> {
   if (compiled.has(shared)) return true;
   try {
-    if (wabt === undefined) {
-      const init = createRequire(import.meta.url)('wabt') as () => Promise<WabtModule>;
-      wabt = await init();
-    }
-    const parsed = wabt.parseWat('durable-vision-kernels.wat', kernelsWat(shared), { simd: true, threads: true });
-    try {
-      compiled.set(shared, new Wasm.Module(parsed.toBinary({}).buffer));
-    } finally {
-      parsed.destroy();
-    }
+    compiled.set(shared, await compileWat('durable-vision-kernels.wat', kernelsWat(shared), { simd: true, threads: true }));
     failure = undefined;
     return true;
   } catch (err) {
