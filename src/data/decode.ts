@@ -478,14 +478,11 @@ function jpegFastEligible(info: JpegInfo, r: Resolved, profileHandled: boolean):
   return r.width < width || r.height < height;
 }
 
-/** A JPEG's size as displayed: EXIF orientations 5-8 swap its axes. */
-function displaySize(info: JpegInfo): { width: number; height: number } {
+/** An image's size as displayed: EXIF orientations 5-8 swap its axes. */
+function displaySize(info: { width: number; height: number; orientation?: number }): { width: number; height: number } {
   const swapped = (info.orientation ?? 1) >= 5;
   return swapped ? { width: info.height, height: info.width } : { width: info.width, height: info.height };
 }
-
-/** Scratch for decoded JPEGs of this thread, grown as needed: the resize copies what it reads. */
-let jpegScratch = new Uint8Array(0);
 
 /**
  * Decodes a JPEG with TurboJPEG at the DCT scale that leaves it at least the target's size
@@ -496,9 +493,8 @@ function decodeFastJpeg(r: Resolved, bytes: Uint8Array, info: JpegInfo, dest: De
   const display = displaySize(info);
   const scale = dctScale(display.width, display.height, r.width, r.height);
   const channels = info.components === 1 ? 1 : 3;
-  const needed = Math.ceil(info.width / scale) * Math.ceil(info.height / scale) * channels;
-  if (jpegScratch.length < needed) jpegScratch = new Uint8Array(needed);
-  const decoded = decodeTurboJpeg(bytes, info.width, info.height, scale, channels, jpegScratch);
+  // Into the thread's scratch: the orientation and the resize copy what they read.
+  const decoded = decodeTurboJpeg(bytes, info.width, info.height, scale, channels, true);
   if (decoded === undefined) return undefined;
   const orientation = info.orientation ?? 1;
   // EXIF orientation, applied before the resize as sharp's rotate() is.
@@ -699,8 +695,8 @@ async function decodeWithSharp(r: Resolved, format: ImageFormat, bytes: Uint8Arr
   // A profile converted in JS after the resize is not applied by sharp.
   const transform = jsTransform(r, colour, source);
   const ignoreIcc = colour.srgbProfile || transform !== undefined;
-  const swapped = source.orientation !== undefined && source.orientation >= 5;
-  const shrinking = shrinks(r, swapped ? source.height : source.width, swapped ? source.width : source.height);
+  const shown = displaySize(source);
+  const shrinking = shrinks(r, shown.width, shown.height);
   let output: { data: Buffer; info: sharp.OutputInfo };
   if (source.bitDepth === 16) {
     // Two steps, so 16-bit samples are reduced by `reduce16To8` (sharp keeps the high byte).

@@ -344,6 +344,13 @@ export interface Taps {
 
 const align = (n: number): number => (n + 31) & ~15;
 
+/** Where regions of these byte sizes start when laid out one after another from 0 (`align`ed), then where the last ends. */
+function layout(sizes: number[]): number[] {
+  const at = [0];
+  for (const size of sizes) at.push((at[at.length - 1] as number) + align(size));
+  return at;
+}
+
 /**
  * Both passes of `resizeBilinear` in the SIMD module: source rows [rowFirst, rowEnd) of `src`
  * through the horizontal taps `h`, then the vertical taps `v` (whose `first` are absolute source
@@ -360,11 +367,9 @@ export function resizeSimd(src: Uint8Array, width: number, channels: number, row
   const midRow = outWidth * channels;
   const outBytes = outHeight * midRow;
   // Regions: h.first, h.weights, v.first, v.weights, source rows, mid rows, output.
-  const at: number[] = [0];
-  for (const size of [4 * outWidth, 4 * hWeights, 4 * outHeight, 4 * v.weights.length, rows * srcRow, rows * midRow, outBytes]) {
-    at.push((at[at.length - 1] as number) + align(size));
-  }
-  const [hFirstAt, hWeightsAt, vFirstAt, vWeightsAt, srcAt, midAt, outAt, end] = at as [number, number, number, number, number, number, number, number];
+  const [hFirstAt, hWeightsAt, vFirstAt, vWeightsAt, srcAt, midAt, outAt, end] = layout([
+    4 * outWidth, 4 * hWeights, 4 * outHeight, 4 * v.weights.length, rows * srcRow, rows * midRow, outBytes,
+  ]) as [number, number, number, number, number, number, number, number];
   const buffer = memoryFor(k, end);
   new Int32Array(buffer, hFirstAt, outWidth).set(h.first);
   const hw = new Int32Array(buffer, hWeightsAt, hWeights);
@@ -403,10 +408,8 @@ export function unfilterSimd(raw: Uint8Array, out: Uint8Array, height: number, r
   if (k === undefined) return undefined;
   const rawBytes = height * (rowBytes + 1);
   const outBytes = height * rowBytes;
-  const zeroAt = 0;
-  const rawAt = align(rowBytes);
-  const outAt = rawAt + align(rawBytes);
-  const buffer = memoryFor(k, outAt + align(outBytes));
+  const [zeroAt, rawAt, outAt, end] = layout([rowBytes, rawBytes, outBytes]) as [number, number, number, number];
+  const buffer = memoryFor(k, end);
   new Uint8Array(buffer, zeroAt, rowBytes + 16).fill(0);
   new Uint8Array(buffer, rawAt, rawBytes).set(raw.subarray(0, rawBytes));
   const bad = k.unfilter(rawAt, outAt, height, rowBytes, bpp, zeroAt);
@@ -423,11 +426,11 @@ export function hflipSimd(buf: Uint8Array, offset: number, height: number, width
   const k = kernels;
   if (k === undefined || (channels !== 1 && channels !== 3)) return false;
   const bytes = height * width * channels;
-  const dstAt = align(bytes);
-  const buffer = memoryFor(k, dstAt + align(bytes));
-  new Uint8Array(buffer, 0, bytes).set(buf.subarray(offset, offset + bytes));
-  if (channels === 3) k.hflip3(0, dstAt, height, width);
-  else k.hflip1(0, dstAt, height, width);
+  const [srcAt, dstAt, end] = layout([bytes, bytes]) as [number, number, number];
+  const buffer = memoryFor(k, end);
+  new Uint8Array(buffer, srcAt, bytes).set(buf.subarray(offset, offset + bytes));
+  if (channels === 3) k.hflip3(srcAt, dstAt, height, width);
+  else k.hflip1(srcAt, dstAt, height, width);
   buf.set(new Uint8Array(buffer, dstAt, bytes), offset);
   return true;
 }

@@ -166,14 +166,10 @@ function inflate(bytes: Uint8Array, info: PngInfo, expected: number, reuse: bool
  */
 function unfilter(raw: Uint8Array, out: Uint8Array, height: number, rowBytes: number, bpp: number): void {
   // The SIMD module's unfiltering, once this thread has built it (`image-simd.ts`: same bytes).
+  // Before that, and for a row with an unknown filter type (which the JS names), the JS runs.
   const bad = unfilterSimd(raw, out, height, rowBytes, bpp);
-  if (bad === undefined) {
-    void prepareImageSimd();
-  } else if (bad >= 0) {
-    throw new PngDataError('corrupt', `PNG row ${bad} uses filter type ${raw[bad * (rowBytes + 1)] as number}; only 0-4 exist`);
-  } else {
-    return;
-  }
+  if (bad === -1) return;
+  if (bad === undefined) void prepareImageSimd();
   unfilterJs(raw, out, height, rowBytes, bpp);
 }
 

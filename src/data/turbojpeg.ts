@@ -109,19 +109,24 @@ export interface TurboJpegPixels {
   channels: 1 | 3;
 }
 
+/** This thread's scratch for `decodeTurboJpeg(..., reuse)`, grown as needed. */
+let scratch = new Uint8Array(0);
+
 /**
  * Decodes `bytes` at 1/`scale` of its size (`width` x `height`, from its frame header) to grey or
- * RGB, into `into` when it is large enough. Undefined when TurboJPEG is unavailable or reports any
+ * RGB. With `reuse`, into this thread's scratch, which the next `reuse` call overwrites: the
+ * caller must copy the pixels out first. Undefined when TurboJPEG is unavailable or reports any
  * error or warning: the caller then decodes the file another way.
  */
-export function decodeTurboJpeg(bytes: Uint8Array, width: number, height: number, scale: 1 | 2 | 4 | 8, channels: 1 | 3, into?: Uint8Array): TurboJpegPixels | undefined {
+export function decodeTurboJpeg(bytes: Uint8Array, width: number, height: number, scale: 1 | 2 | 4 | 8, channels: 1 | 3, reuse = false): TurboJpegPixels | undefined {
   const b = load();
   if (b === undefined) return undefined;
   // libjpeg's scaled size: ceil(size / scale) (TJSCALED).
   const w = Math.ceil(width / scale);
   const h = Math.ceil(height / scale);
   const size = w * h * channels;
-  const data = into !== undefined && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
+  if (reuse && scratch.length < size) scratch = new Uint8Array(size);
+  const data = reuse ? scratch.subarray(0, size) : new Uint8Array(size);
   const status = b.decompress(b.handle, bytes, bytes.length, data, w, 0, h, channels === 1 ? TJPF_GRAY : TJPF_RGB, TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING);
   return status === 0 ? { data, width: w, height: h, channels } : undefined;
 }
