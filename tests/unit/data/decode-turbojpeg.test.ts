@@ -6,6 +6,7 @@ import { chooseDecoder, decodeImage, decodeToTensor, type DecodeOptions } from '
 import { resizeBilinear } from '../../../src/data/decode-resize.js';
 import { dctScale, decodeTurboJpeg, turboJpegLibrary, turboJpegUnavailableReason } from '../../../src/data/turbojpeg.js';
 import { badImages, BAD_IMAGE_LIMITS } from '../../support/bad-images.js';
+import { pixelDiff } from '../../support/pixel-diff.js';
 
 const library = turboJpegLibrary();
 const skip = library === undefined ? `libturbojpeg is not available (${turboJpegUnavailableReason()}): run node scripts/install-turbojpeg.mjs` : undefined;
@@ -13,18 +14,6 @@ if (skip) console.warn(`skipping the TurboJPEG tests: ${skip}`);
 
 function sample(name: string): Uint8Array {
   return readFileSync(sampleDataPath('skimage', name));
-}
-
-function diffs(a: Uint8Array, b: Uint8Array): { max: number; mean: number } {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs((a[i] ?? 0) - (b[i] ?? 0));
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.length };
 }
 
 it('picks the largest DCT scale that keeps both axes at least the target size, as Pillow draft does', () => {
@@ -62,7 +51,7 @@ describe.skipIf(skip !== undefined)('JPEGs through TurboJPEG', () => {
       if (decoded.channels === channels) expect(pixels, name).toEqual(resized);
       // Against sharp (full libvips pipeline, shrink-on-load and its own reducer): close on average.
       const viaSharp = await decodeToTensor(bytes, { ...options, decoder: 'sharp' });
-      const d = diffs(pixels, viaSharp);
+      const d = pixelDiff(pixels, viaSharp);
       expect(d.mean, name).toBeLessThan(name === 'astronaut' ? 5 : 1.5);
     }
   });
@@ -73,7 +62,7 @@ describe.skipIf(skip !== undefined)('JPEGs through TurboJPEG', () => {
     const bgr = await decodeToTensor(bytes, { height: 50, width: 50, channels: 3, channelOrder: 'bgr' });
     for (let i = 0; i < rgb.length; i += 3) expect([bgr[i], bgr[i + 1], bgr[i + 2]]).toEqual([rgb[i + 2], rgb[i + 1], rgb[i]]);
     const grey = await decodeToTensor(bytes, { height: 50, width: 50, channels: 1 });
-    expect(diffs(grey, await decodeToTensor(bytes, { height: 50, width: 50, channels: 1, decoder: 'sharp' })).mean).toBeLessThan(2.5); // a 28x shrink: scale 1/8, then 177 -> 50
+    expect(pixelDiff(grey, await decodeToTensor(bytes, { height: 50, width: 50, channels: 1, decoder: 'sharp' })).mean).toBeLessThan(2.5); // a 28x shrink: scale 1/8, then 177 -> 50
   });
 
   it('applies all eight EXIF orientations as sharp does', async () => {
@@ -87,7 +76,7 @@ describe.skipIf(skip !== undefined)('JPEGs through TurboJPEG', () => {
       const { pixels, source } = await decodeImage(jpeg, options);
       expect(source).toMatchObject({ width: 300, height: 200, ...(orientation === 1 ? {} : { orientation }) });
       const viaSharp = await decodeToTensor(jpeg, { ...options, decoder: 'sharp' });
-      expect(diffs(pixels, viaSharp).mean, `orientation ${orientation}`).toBeLessThan(1.5);
+      expect(pixelDiff(pixels, viaSharp).mean, `orientation ${orientation}`).toBeLessThan(1.5);
     }
   });
 

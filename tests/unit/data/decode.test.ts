@@ -20,24 +20,11 @@ import { describeUnknownBytes, sniffImage } from '../../../src/data/image-sniff.
 import { readMnistSplit } from '../../../src/data/mnist-idx.js';
 import { luma } from '../../../src/data/pixels.js';
 import { BAD_IMAGE_LIMITS, badImages, encodePng, rows8 } from '../../support/bad-images.js';
+import { maxDiff, meanDiff } from '../../support/pixel-diff.js';
 
 function noise(length: number, seed: number, max = 256): Uint8Array {
   const rng = createRng(seed);
   return Uint8Array.from({ length }, () => rng.int(max));
-}
-
-function maxDiff(a: Uint8Array, b: Uint8Array): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return worst;
-}
-
-function meanDiff(a: Uint8Array, b: Uint8Array): number {
-  expect(a.length).toBe(b.length);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
-  return sum / a.length;
 }
 
 function sample(name: string): Uint8Array {

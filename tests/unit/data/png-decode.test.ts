@@ -6,6 +6,7 @@ import { chooseDecoder, decodeImage, ImageDecodeError, type DecodeOptions } from
 import { decodePng, fastPngEligible, inflateSmall } from '../../../src/data/png-fast-decode.js';
 import { inspectPng, type PngInfo } from '../../../src/data/png-info.js';
 import { encodePng, pngChunk, type RawPng } from '../../support/bad-images.js';
+import { maxDiff } from '../../support/pixel-diff.js';
 
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
@@ -33,13 +34,6 @@ function randomRows(width: number, height: number, colorType: number, bitDepth: 
 function palette(entries: number, seed: number): Uint8Array {
   const rng = createRng(seed);
   return Uint8Array.from({ length: entries * 3 }, () => rng.int(256));
-}
-
-function maxDiff(a: Uint8Array, b: Uint8Array): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
-  return worst;
 }
 
 /** Decodes on the fast path and with sharp, checks the fast path ran, and that both agree. */
