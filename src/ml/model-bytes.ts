@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelBytes } from './engine.js';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
+import { skipInputGradients } from './layers/input-conv.js';
 import { registerArchitectureLayers } from './layers/register-layers.js';
 
 const MAGIC = 'DVM1';
@@ -43,9 +44,12 @@ export async function modelFromBytes(bytes: ModelBytes): Promise<tf.LayersModel>
   // Saved models may hold this project's layer classes; register them here so loading never
   // depends on whether build-model.ts was imported.
   registerArchitectureLayers();
-  return tf.loadLayersModel(tf.io.fromMemory({
+  const model = await tf.loadLayersModel(tf.io.fromMemory({
     modelTopology: header.modelTopology,
     weightSpecs: header.weightSpecs,
     weightData: payload,
   }));
+  // Trains as the built model did: no gradient for the images.
+  skipInputGradients(model);
+  return model;
 }

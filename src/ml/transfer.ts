@@ -34,6 +34,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackboneSpec, ModelSpec, UnfreezeStep } from './engine.js';
 import { decodeFramed, encodeFramed } from './framed-bytes.js';
 import { type OptimizerSettings, createOptimizer, optimizerToBytes, restoreOptimizer } from './optimizer-bytes.js';
+import { skipInputGradients } from './layers/input-conv.js';
 import { registerArchitectureLayers } from './layers/register-layers.js';
 import { SeededDropout } from './seeded-dropout.js';
 import { deriveSeed } from './seeded-random.js';
@@ -295,6 +296,7 @@ export async function buildTransferModel(spec: ModelSpec, seed: number, options:
     }).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: base.inputs, outputs: logits, name: 'transfer' });
     for (const layer of backboneLayers(model)) layer.trainable = false;
+    skipInputGradients(model);
     const used = new Set(model.layers);
     for (const layer of base.layers) if (!used.has(layer)) layer.dispose();
     kept = true;

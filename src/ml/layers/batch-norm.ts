@@ -3,7 +3,8 @@
  * `fusedMoments` (two SIMD passes on wasm, and one backward, instead of tf.moments' ten or so
  * full-size kernels). Everything else (inference, the moving averages, other axes, other
  * backends) is what tfjs-layers does, and it serialises as a plain BatchNormalization (same
- * class name, config and weights).
+ * class name, config and weights). `registerFusedBatchNormalization` makes loaded models (resumed
+ * checkpoints, pretrained backbones) build this class for every BatchNormalization too.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
@@ -53,4 +54,9 @@ class FusedMomentsBatchNormalization extends BatchNormBase {
 /** tf.layers.batchNormalization, training with `fusedMoments` (see above). */
 export function batchNormalization(args: BatchNormArgs): tf.layers.Layer {
   return new FusedMomentsBatchNormalization(args) as unknown as tf.layers.Layer;
+}
+
+/** Deserialises every BatchNormalization as the fused-moments class (same config and weights). */
+export function registerFusedBatchNormalization(): void {
+  tf.serialization.registerClass(FusedMomentsBatchNormalization as unknown as tf.serialization.SerializableConstructor<tf.layers.Layer>);
 }

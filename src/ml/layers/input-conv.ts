@@ -8,7 +8,8 @@
  * This layer calls tf.conv2d (and adds a bias apart), whose registered gradient computes each
  * input's gradient only when the tape asks for it; the forward values are the same
  * convolution. It is a Conv2D in every other way and serialises as one (same class name, config
- * and weights), so a saved model loads anywhere as a plain Conv2D.
+ * and weights), so a saved model loads anywhere as a plain Conv2D; `skipInputGradients` gives
+ * a loaded model's first convolutions this layer's training step again.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2D } from '@tensorflow/tfjs-layers/dist/layers/convolutional.js';
@@ -33,4 +34,17 @@ class InputConv2D extends Conv2DBase {
 /** tf.layers.conv2d for a model's first convolution (see above). */
 export function inputConv2d(args: ConvArgs): tf.layers.Layer {
   return new InputConv2D(args) as unknown as tf.layers.Layer;
+}
+
+/**
+ * Gives every Conv2D of `model` that reads the model's input directly the training step of
+ * InputConv2D (models loaded from bytes or files build plain Conv2D layers).
+ */
+export function skipInputGradients(model: tf.LayersModel): void {
+  for (const layer of model.layers) {
+    if (layer instanceof InputConv2D || layer.getClassName() !== 'Conv2D') continue;
+    const readsInput = layer.inboundNodes.length > 0
+      && layer.inboundNodes.every((node) => node.inboundLayers.length > 0 && node.inboundLayers.every((l) => l.getClassName() === 'InputLayer'));
+    if (readsInput) layer.call = InputConv2D.prototype.call.bind(layer as unknown as InputConv2D);
+  }
 }

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerSeededDropout } from '../seeded-dropout.js';
 import { PointwiseActivation } from './activation.js';
+import { registerFusedBatchNormalization } from './batch-norm.js';
 import { ChannelScale } from './channel-scale.js';
 import { ClassTokenAndPosition, MultiHeadSelfAttention, TakeClassToken } from './vit-layers.js';
 
@@ -16,5 +17,7 @@ export function registerArchitectureLayers(): void {
   for (const cls of [PointwiseActivation, ChannelScale, ClassTokenAndPosition, MultiHeadSelfAttention, TakeClassToken]) {
     tf.serialization.registerClass(cls);
   }
+  // Loaded BatchNormalization layers train as fast as built ones.
+  registerFusedBatchNormalization();
   registered = true;
 }

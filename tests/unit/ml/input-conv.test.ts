@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
 import { inputConv2d } from '../../../src/ml/layers/input-conv.js';
+import { modelFromBytes, modelToBytes } from '../../../src/ml/model-bytes.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
 beforeAll(async () => {
@@ -61,5 +62,25 @@ describe('inputConv2d: a first convolution that computes no gradient for the ima
     expect(layer(ours).config).toEqual(layer(plain).config);
     ours.dispose();
     plain.dispose();
+  });
+});
+
+describe('models loaded from bytes train as built ones', () => {
+  it('their first convolution computes no gradient for the image, and batch norm takes the fused moments', async () => {
+    const images = tf.tensor4d(seededUniform(2 * 9 * 9 * 3, 4, 0, 1), [2, 9, 9, 3]);
+    const built = model('ours', true);
+    // Saved from a model whose first convolution is tfjs-layers' own Conv2D.
+    const loaded = await modelFromBytes(await modelToBytes(model('plain', true)));
+    const a = await lossAndGrads(built, images);
+    const b = await lossAndGrads(loaded, images);
+    expect(b.loss).toBeCloseTo(a.loss, 5);
+    expect(b.shapes).not.toContain(JSON.stringify([[2, 9, 9, 3]]));
+    // The built model here has tfjs-layers' own batch norm (tf.moments); the loaded one the fused moments.
+    expect(a.kernels).not.toContain('MomentsProject');
+    expect(b.kernels).toContain('MomentsProject');
+    expect(b.kernels).toContain('MomentsGradProject');
+    tf.dispose(images);
+    built.dispose();
+    loaded.dispose();
   });
 });
