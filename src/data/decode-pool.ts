@@ -3,11 +3,8 @@
  * leaves idle while it reads files. Jobs carry many images in one transferred buffer and come
  * back as one transferred pixel buffer: per-message cost would otherwise rival a 28x28 decode.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../core/module-worker.js';
 import { ImageDecodeError, releaseSharpLockOf, sharpLockBuffer, type DecodeOptions, type SourceImageInfo } from './decode.js';
 import type { DecodeItem, DecodeOutcome } from './decode-outcome.js';
 import { runOutcomes, SOURCE_FIELDS, WIRE_FORMATS, type DecodeJob, type DecodeReply } from './decode-job.js';
@@ -26,32 +23,14 @@ export const MAX_JOB_IMAGES = 256;
 /** Most encoded bytes in one 'outcomes' job (a larger single image is a job of its own), so photos do not pile up in copies. */
 export const MAX_JOB_BYTES = 32 * 1024 * 1024;
 
-/** URL of the tsx ESM API, from tsx's own exports map so its internal layout may change. */
-function tsxApiUrl(): string {
-  const require = createRequire(import.meta.url);
-  const pkgPath = require.resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports?: Record<string, { import?: { default?: string } } | string> };
-  const entry = pkg.exports?.['./esm/api'];
-  const file = typeof entry === 'object' ? entry.import?.default : undefined;
-  if (!file) throw new Error(`${pkgPath}: exports["./esm/api"].import.default not found; cannot start TypeScript decode workers`);
-  return pathToFileURL(join(dirname(pkgPath), file)).href;
-}
-
 /** What a decode worker starts with: this thread's sharp lock, shared by every thread that decodes. */
 export interface DecodeWorkerData {
   sharpLock: SharedArrayBuffer;
 }
 
 function startWorker(sharpLock: SharedArrayBuffer): Worker {
-  const here = import.meta.url;
   const workerData: DecodeWorkerData = { sharpLock };
-  if (here.endsWith('.ts')) {
-    // Running from source (tsx or vitest): the worker needs the TypeScript loader too.
-    const target = new URL('./decode-worker.ts', here).href;
-    const code = `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(target)}); });`;
-    return new Worker(code, { eval: true, workerData });
-  }
-  return new Worker(new URL('./decode-worker.js', here), { workerData });
+  return startModuleWorker(import.meta.url, 'decode-worker', workerData);
 }
 
 function pack(images: readonly { bytes: Uint8Array }[]): { bytes: Uint8Array<ArrayBuffer>; offsets: number[] } {
