@@ -9,6 +9,8 @@
  * so the arithmetic runs in XNNPACK's convolution (SIMD, and threaded when threads are on),
  * with no im2col buffer. For a 3x3x32->32 filter on [64,26,26,32] it measured 32 ms against
  * 42 ms for im2col in JS followed by an XNNPACK matmul. Tiny filters are the exception (below).
+ * Paths, first that applies: 1x1 stride 1 (one SIMD pass), few filter rows (im2col), stride 1
+ * with channels in fours and eights (SIMD passes per tap and row), then the rewrite.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -121,6 +123,51 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   return dw;
 }
 
+/**
+ * A stride-1 KxK convolution's filter gradient as K*K pointwise ones: tap (kh, kw)'s block
+ * dW[kh, kw] = sum over output rows of x's row segment under that tap (contiguous pixels) times
+ * dy's row, each a `pointwiseFilterGrad` call straight over the tensors, the tap's accumulators
+ * staying in L1 across its rows. Padding only shortens the segments. Channels in fours and
+ * eights; undefined otherwise (or without SIMD kernels). On one thread it beats the rewrite
+ * below by 1.5-1.7x (3x3 32->64 on [64,13,13,32] 15.6 -> 10.2 ms; 3x3 64->64 on [32,16,16,64]
+ * 'same' 33.2 -> 19.6 ms) and matches the rewrite's time on two threads.
+ */
+function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo | undefined {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  if (strideHeight !== 1 || strideWidth !== 1 || dilationHeight !== 1 || dilationWidth !== 1) return undefined;
+  if (inChannels % 4 !== 0 || outChannels % 8 !== 0) return undefined;
+  const simd = simdKernels(backend);
+  if (simd === undefined) return undefined;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const dw = backend.makeOutput(filterShape, 'float32');
+  const acc = heapF32(backend, dw);
+  acc.fill(0);
+  const xAt = heapF32(backend, x).byteOffset;
+  const dyAt = heapF32(backend, dy).byteOffset;
+  const block = inChannels * outChannels * 4;
+  for (let kh = 0; kh < filterHeight; kh++) {
+    for (let kw = 0; kw < filterWidth; kw++) {
+      // Output columns whose input column ow + kw - left lies inside the image.
+      const owLo = Math.max(0, left - kw);
+      const owHi = Math.min(outWidth, inWidth + left - kw);
+      if (owHi <= owLo) continue;
+      const tapAcc = acc.byteOffset + (kh * filterWidth + kw) * block;
+      for (let b = 0; b < batchSize; b++) {
+        for (let oh = 0; oh < outHeight; oh++) {
+          const ih = oh + kh - top;
+          if (ih < 0 || ih >= inHeight) continue;
+          simd.pointwiseFilterGrad(
+            xAt + (((b * inHeight + ih) * inWidth + owLo + kw - left) * inChannels) * 4,
+            dyAt + (((b * outHeight + oh) * outWidth + owLo) * outChannels) * 4,
+            tapAcc, owHi - owLo, inChannels, outChannels);
+        }
+      }
+    }
+  }
+  return dw;
+}
+
 function conv2dBackpropFilter({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConfig['kernelFunc']>[0]): tf.TensorInfo {
   const kernel = 'Conv2DBackpropFilter';
   const backend = asWasmBackend(anyBackend);
@@ -137,6 +184,8 @@ function conv2dBackpropFilter({ inputs, backend: anyBackend, attrs }: Parameters
   const pointwise = pointwiseGradient(backend, x, dy, info, filterShape);
   if (pointwise !== undefined) return pointwise;
   if (filterHeight * filterWidth * inChannels <= IM2COL_MAX_ROWS) return viaIm2col(backend, x, dy, info, filterShape);
+  const taps = tapRowsGradient(backend, x, dy, info, filterShape);
+  if (taps !== undefined) return taps;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
 

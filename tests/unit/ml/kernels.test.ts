@@ -74,6 +74,10 @@ const CONV_CASES: [Shape, Shape, number, Pad][] = [
   [[4, 28, 28, 1], [3, 3, 1, 8], 1, 'valid'],
   [[2, 9, 9, 1], [3, 3, 1, 4], 2, 'same'],
   [[2, 13, 13, 8], [3, 3, 8, 16], 1, 'valid'],
+  // Stride 1, channels in fours and eights (tap-row passes): a 'same' border, a filter wider than half the image, a tall one.
+  [[2, 9, 7, 4], [3, 3, 4, 8], 1, 'same'],
+  [[2, 6, 6, 8], [5, 5, 8, 8], 1, 'same'],
+  [[1, 5, 11, 12], [3, 1, 12, 24], 1, 'valid'],
   [[2, 12, 12, 3], [5, 5, 3, 4], 3, 'same'],
   // Few filter rows (the im2col path): a 'same' border, an even filter, a 1x1 filter.
   [[2, 8, 8, 1], [3, 3, 1, 4], 1, 'same'],
