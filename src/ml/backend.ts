@@ -77,10 +77,11 @@ async function initWasm(options: BackendOptions): Promise<boolean> {
   }
   if (!ok) return false;
   await tf.ready();
-  // SIMD kernels first: the project kernels use them where they built, their JS loops otherwise.
-  await prepareSimdKernels(tf.backend() as BackendWasm);
-  registerWasmKernels();
   wasmThreads = wasm.getThreadsCount();
+  // SIMD kernels first: the project kernels use them where they built, their JS loops otherwise.
+  // With threads, helpers share the kernels' work as XNNPACK's pool shares its own.
+  await prepareSimdKernels(tf.backend() as BackendWasm, wasmThreads - 1);
+  registerWasmKernels();
   return true;
 }
 

@@ -17,7 +17,8 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import {
   WASM, asWasmBackend, dispose, heapF32, input, requireFloat32, requireNhwc, runKernel, viewAs,
 } from './wasm-kernel-context.js';
-import { simdKernels } from './simd/simd-kernels.js';
+import { CallBatch } from './simd/simd-calls.js';
+import { backendMemory, simdKernels } from './simd/simd-kernels.js';
 
 /**
  * Filters with at most this many taps x input channels (a first layer on grey images: 3x3x1)
@@ -119,7 +120,17 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   const dw = backend.makeOutput(filterShape, 'float32');
   const acc = heapF32(backend, dw);
   acc.fill(0);
-  simd.pointwiseFilterGrad(heapF32(backend, x).byteOffset, heapF32(backend, dy).byteOffset, acc.byteOffset, batchSize * inHeight * inWidth, inChannels, outChannels);
+  const xAt = heapF32(backend, x).byteOffset;
+  const dyAt = heapF32(backend, dy).byteOffset;
+  const pixels = batchSize * inHeight * inWidth;
+  const batch = new CallBatch(simd, backendMemory(backend)!);
+  // With helper threads, slices of input channels (disjoint rows of dW) that the threads share.
+  const slice = batch.parallel ? Math.max(4, 4 * Math.ceil(inChannels / 32)) : inChannels;
+  for (let c0 = 0; c0 < inChannels; c0 += slice) {
+    const c = Math.min(slice, inChannels - c0);
+    batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, acc.byteOffset + 4 * c0 * outChannels, pixels, c, outChannels, inChannels);
+  }
+  batch.run();
   return dw;
 }
 
@@ -146,6 +157,7 @@ function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorIn
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const block = inChannels * outChannels * 4;
+  const batch = new CallBatch(simd, backendMemory(backend)!);
   for (let kh = 0; kh < filterHeight; kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {
       // Output columns whose input column ow + kw - left lies inside the image.
@@ -157,14 +169,15 @@ function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorIn
         for (let oh = 0; oh < outHeight; oh++) {
           const ih = oh + kh - top;
           if (ih < 0 || ih >= inHeight) continue;
-          simd.pointwiseFilterGrad(
+          batch.add('pointwiseFilterGrad', kh * filterWidth + kw, (owHi - owLo) * inChannels * outChannels,
             xAt + (((b * inHeight + ih) * inWidth + owLo + kw - left) * inChannels) * 4,
             dyAt + (((b * outHeight + oh) * outWidth + owLo) * outChannels) * 4,
-            tapAcc, owHi - owLo, inChannels, outChannels);
+            tapAcc, owHi - owLo, inChannels, outChannels, inChannels);
         }
       }
     }
   }
+  batch.run();
   return dw;
 }
 

@@ -14,7 +14,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { inputGradientConvolution } from './conv2d-backprop-input.js';
-import { simdKernels, type SimdKernels } from './simd/simd-kernels.js';
+import { CallBatch } from './simd/simd-calls.js';
+import { backendMemory, simdKernels, type SimdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
 
 type KernelArgs = Parameters<tf.KernelConfig['kernelFunc']>[0];
@@ -160,9 +161,19 @@ function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.Tenso
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const xStep = info.strideWidth * C * 4;
+  // Each tap's runs in visiting order, tap after tap: a tap's sums are one thread's to add.
+  const runs: number[][] = Array.from({ length: taps }, () => []);
   forEachTapRun(info, (tap, xFirst, dyFirst, count) => {
-    simd.depthwiseFilterTap(xAt + 4 * xFirst, dyAt + 4 * dyFirst, count, xStep, sums + 8 * tap * C, C);
+    runs[tap]!.push(xFirst, dyFirst, count);
   });
+  const batch = new CallBatch(simd, backendMemory(backend)!);
+  runs.forEach((list, tap) => {
+    for (let i = 0; i < list.length; i += 3) {
+      const count = list[i + 2]!;
+      batch.add('depthwiseFilterTap', tap, count * C, xAt + 4 * list[i]!, dyAt + 4 * list[i + 1]!, count, xStep, sums + 8 * tap * C, C);
+    }
+  });
+  batch.run();
   simd.storeScaled(sums, heapF32(backend, dwInfo).byteOffset, taps * C, 1);
   dispose(backend, sumsInfo);
 }

@@ -4,8 +4,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
-import { compileFor, simdKernels, simdKernelsOn, simdUnavailableReason, type SimdKernels, type WasmMemory } from '../../../src/ml/kernels/simd/simd-kernels.js';
+import { simdHelperCount, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
+import { backendMemory, compileFor, simdKernels, simdKernelsOn, simdUnavailableReason, type SimdKernels, type WasmMemory } from '../../../src/ml/kernels/simd/simd-kernels.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
+import { splitFilterGradients } from './split-filter-gradients.js';
 
 const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory } }).WebAssembly;
 
@@ -53,10 +55,16 @@ describe('the SIMD kernels', () => {
     const runTs = fileURLToPath(new URL('../../../bin/run-ts.mjs', import.meta.url));
     const child = spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', timeout: 60_000 });
     expect(child.status, child.stderr.slice(-2000)).toBe(0);
-    const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { threads: number; simd: boolean; reason: string | null; hardSwish: number[] };
+    const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { threads: number; simd: boolean; reason: string | null; hardSwish: number[]; filterGradients: number[][] };
     expect(out).toMatchObject({ threads: 1, simd: true, reason: null });
     // Four values through SIMD, the fifth through the JS tail (JSON carries -0 as 0).
     expect(out.hardSwish).toEqual([0, -1 / 3, 0, 2 * 5 / 6, 5].map(Math.fround));
+    // Here (two threads) a helper thread shares the filter gradients' SIMD calls; one thread computes the same bits.
+    expect(simdHelperCount(backendMemory(tf.backend() as BackendWasm)!)).toBe(1);
+    const before = splitCallBatches();
+    const here = splitFilterGradients();
+    expect(splitCallBatches() - before).toBe(here.length);
+    here.forEach((g, i) => expectSameBits(g, Float32Array.from(out.filterGradients[i]!)));
   });
 
   it.each([true, false])('build for a shared memory (threaded backend) and an unshared one (shared=%s)', async (shared) => {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend, wasmThreadsInUse } from '../../../src/ml/backend.js';
 import { hardActivation } from '../../../src/ml/kernels/hard-activations.js';
+import { splitFilterGradients } from './split-filter-gradients.js';
 import { simdKernels, simdUnavailableReason } from '../../../src/ml/kernels/simd/simd-kernels.js';
 
 await initBackend('wasm', { wasmThreads: 1 });
@@ -13,4 +14,5 @@ console.log(JSON.stringify({
   simd: simdKernels(tf.backend() as BackendWasm) !== undefined,
   reason: simdUnavailableReason() ?? null,
   hardSwish: Array.from(y.dataSync()),
+  filterGradients: splitFilterGradients().map((g) => Array.from(g)),
 }));

@@ -10,6 +10,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { compileWat, Wasm, type WasmMemory } from '../../../core/compile-wat.js';
+import { startSimdHelpers } from './simd-calls.js';
 import { kernelsWat } from './wat.js';
 
 export type { WasmMemory } from '../../../core/compile-wat.js';
@@ -26,7 +27,7 @@ export interface SimdKernels {
   storeScaled(acc: number, out: number, c: number, scale: number): void;
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number): void;
-  pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number): void;
+  pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number, xStride: number): void;
   adamStep(next: number, w: number, m: number, v: number, g: number, n: number, beta1: number, beta2: number, oneMinusBeta1: number,
     oneMinusBeta2: number, oneMinusAccBeta1: number, oneMinusAccBeta2: number, epsilon: number, negativeRate: number): void;
   momentumStep(next: number, w: number, a: number, g: number, n: number, momentum: number, negativeRate: number, nesterov: number): void;
@@ -42,24 +43,33 @@ export function simdUnavailableReason(): string | undefined {
 }
 
 /** The backend's WebAssembly.Memory: `wasmMemory` in the threaded build, the module's exported `memory` in the other. */
-function backendMemory(backend: BackendWasm): WasmMemory | undefined {
+export function backendMemory(backend: BackendWasm): WasmMemory | undefined {
   const module = backend.wasm as unknown as { wasmMemory?: unknown; asm?: { memory?: unknown } };
   const memory = module.wasmMemory ?? module.asm?.memory;
   return memory instanceof Wasm.Memory ? memory : undefined;
 }
 
 /**
- * Loads wabt and compiles the module for the backend's memory (shared or not). Call once the
+ * Loads wabt and compiles the module for the backend's memory (shared or not), and on a shared
+ * memory starts `helperThreads` threads that share call batches (simd-calls.ts). Call once the
  * backend is initialised; `simdKernels` is synchronous (kernels run synchronously) and answers
  * undefined until this has succeeded.
  */
-export async function prepareSimdKernels(backend: BackendWasm): Promise<boolean> {
+export async function prepareSimdKernels(backend: BackendWasm, helperThreads = 0): Promise<boolean> {
   const memory = backendMemory(backend);
   if (memory === undefined) {
     failure = 'the tfjs wasm backend does not expose its memory (wasm.wasmMemory or wasm.asm.memory)';
     return false;
   }
-  return compileFor(isShared(memory));
+  const shared = isShared(memory);
+  if (!await compileFor(shared)) return false;
+  if (shared && helperThreads > 0) {
+    // Without helpers the kernels still run, on the calling thread alone.
+    await startSimdHelpers(compiled.get(true)!, memory, helperThreads).catch((err: unknown) => {
+      process.emitWarning(`SIMD helper threads did not start (${err instanceof Error ? err.message : String(err)}); the project kernels run on one thread`, { code: 'DV_SIMD_HELPERS' });
+    });
+  }
+  return true;
 }
 
 function isShared(memory: WasmMemory): boolean {

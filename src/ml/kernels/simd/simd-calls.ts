@@ -1,0 +1,206 @@
+/**
+ * Batches of SIMD kernel calls that helper threads share with the calling thread.
+ *
+ * The project's SIMD kernels run on the thread that calls them, while XNNPACK's kernels use
+ * every wasm thread: on two threads the single-threaded kernels were a quarter of a
+ * MobileNetV3-Small training step. When the wasm backend runs threaded its memory is a
+ * SharedArrayBuffer, so helper worker threads (`simd-helper.ts`) instantiate the same kernels on
+ * the same memory. A kernel that can split its work records its calls in a `CallBatch`; `run`
+ * hands a tail of them to the helpers, runs the head itself, and waits for the helpers (the
+ * kernels are synchronous, and the wasm pthreads are idle meanwhile).
+ *
+ * Results are bit-identical to running every call on one thread: calls are split only between
+ * groups (a group = the calls that write one output region, in order), and each group runs
+ * whole, in order, on one thread.
+ */
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../../../core/module-worker.js';
+import type { SimdKernels, WasmMemory } from './simd-kernels.js';
+
+/** The kernels a batch may call, by id. */
+export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap'] as const;
+export type CallableKernel = (typeof CALLABLE)[number];
+
+/** Doubles per recorded call: kernel id, then up to 7 arguments. */
+export const RECORD = 8;
+/** Calls a batch holds before it runs what it has. */
+const CAPACITY = 32768;
+/** Control words: [0] sequence posted, [1 + h] sequence helper h finished, then per helper: from, to. */
+const CONTROL_WORDS = 64;
+/** Helpers the control words have room for. */
+const MAX_HELPERS = 15;
+/** Below this much work (the callers' unit: multiply-adds) a batch runs on the calling thread alone. */
+const MIN_SPLIT_WORK = 200_000;
+/** How long the calling thread waits for a helper before it gives up (the helper is gone or stuck). */
+const HELPER_TIMEOUT_MS = 60_000;
+
+/** Runs records [from, to) of `records` on `kernels`. */
+export function runCalls(kernels: SimdKernels, records: Float64Array, from: number, to: number): void {
+  const pointwise = kernels.pointwiseFilterGrad;
+  const depthwise = kernels.depthwiseFilterTap;
+  for (let r = from, at = from * RECORD; r < to; r++, at += RECORD) {
+    switch (records[at]) {
+      case 0:
+        pointwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!);
+        break;
+      case 1:
+        depthwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!);
+        break;
+      default:
+        throw new Error(`SIMD call batch: unknown kernel id ${records[at]}`);
+    }
+  }
+}
+
+/** What a helper thread starts with. */
+export interface HelperData {
+  module: object;
+  memory: WasmMemory;
+  control: SharedArrayBuffer;
+  records: SharedArrayBuffer;
+  index: number;
+}
+
+interface Helpers {
+  memory: WasmMemory;
+  workers: Worker[];
+  control: Int32Array;
+  records: Float64Array;
+  sequence: number;
+}
+
+let helpers: Helpers | undefined;
+/** Call batches split across threads so far in this process (diagnostics and tests). */
+let splitBatches = 0;
+
+/** How many call batches this process has split across threads. */
+export function splitCallBatches(): number {
+  return splitBatches;
+}
+
+/**
+ * Starts `count` helper threads on `memory` (shared) with the compiled kernels `module`, and
+ * waits until each has instantiated them. Idempotent per memory; the helpers never keep the
+ * process alive.
+ */
+export async function startSimdHelpers(module: object, memory: WasmMemory, count: number): Promise<void> {
+  if (count < 1 || helpers?.memory === memory) return;
+  if (count > MAX_HELPERS) throw new RangeError(`at most ${MAX_HELPERS} SIMD helpers, asked for ${count}`);
+  if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('SIMD helpers need the wasm backend\'s memory to be shared (its threaded build)');
+  const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
+  const records = new SharedArrayBuffer(CAPACITY * RECORD * 8);
+  const workers = await Promise.all(Array.from({ length: count }, (_, index) => new Promise<Worker>((resolve, reject) => {
+    const data: HelperData = { module, memory, control, records, index };
+    const worker = startModuleWorker(import.meta.url, 'simd-helper', data);
+    worker.once('message', (message: { ready?: boolean; error?: string }) => {
+      // Referenced until ready (the caller awaits it); never after.
+      worker.unref();
+      if (message.ready === true) resolve(worker);
+      else reject(new Error(`SIMD helper ${index} did not start: ${message.error ?? 'no reason given'}`));
+    });
+    worker.once('error', reject);
+  })));
+  helpers = { memory, workers, control: new Int32Array(control), records: new Float64Array(records), sequence: 0 };
+}
+
+/** Helper threads that share the kernels on `memory` (0 when none). */
+export function simdHelperCount(memory: WasmMemory): number {
+  return helpers?.memory === memory ? helpers.workers.length : 0;
+}
+
+/**
+ * Records kernel calls, then runs them split across the calling thread and the helpers.
+ * Without helpers (or below MIN_SPLIT_WORK) every call runs on the calling thread, in order.
+ */
+export class CallBatch {
+  private readonly records: Float64Array;
+  private readonly groupStarts: number[] = [];
+  private readonly groupWork: number[] = [];
+  private count = 0;
+  private lastGroup = Number.NaN;
+  private readonly seenGroups = new Set<number>();
+  private readonly shared: Helpers | undefined;
+
+  constructor(private readonly kernels: SimdKernels, memory: WasmMemory) {
+    this.shared = helpers?.memory === memory ? helpers : undefined;
+    this.records = this.shared?.records ?? new Float64Array(CAPACITY * RECORD);
+  }
+
+  /** Whether `run` may split the calls (helpers share this memory): kernels then record finer calls. */
+  get parallel(): boolean {
+    return this.shared !== undefined;
+  }
+
+  /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
+  add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0): void {
+    if (this.count === CAPACITY) this.run();
+    if (group !== this.lastGroup) {
+      if (this.seenGroups.has(group)) throw new Error(`SIMD call batch: the calls of group ${group} must be recorded one after another`);
+      this.seenGroups.add(group);
+      this.groupStarts.push(this.count);
+      this.groupWork.push(0);
+      this.lastGroup = group;
+    }
+    this.groupWork[this.groupWork.length - 1]! += work;
+    const at = this.count * RECORD;
+    const r = this.records;
+    r[at] = kernel === 'pointwiseFilterGrad' ? 0 : 1;
+    r[at + 1] = a0;
+    r[at + 2] = a1;
+    r[at + 3] = a2;
+    r[at + 4] = a3;
+    r[at + 5] = a4;
+    r[at + 6] = a5;
+    r[at + 7] = a6;
+    this.count++;
+  }
+
+  /** Runs every recorded call and empties the batch. */
+  run(): void {
+    const count = this.count;
+    if (count === 0) return;
+    const total = this.groupWork.reduce((s, w) => s + w, 0);
+    const h = this.shared;
+    const parts = h === undefined || total < MIN_SPLIT_WORK || this.groupStarts.length < 2 ? 1 : Math.min(h.workers.length + 1, this.groupStarts.length);
+    // Part boundaries at group starts, each part about total / parts of the work.
+    const bounds = [0];
+    for (let g = 0, done = 0; g < this.groupStarts.length && bounds.length < parts; g++) {
+      if (done >= (total * bounds.length) / parts && this.groupStarts[g]! > bounds[bounds.length - 1]!) bounds.push(this.groupStarts[g]!);
+      done += this.groupWork[g]!;
+    }
+    bounds.push(count);
+    this.count = 0;
+    this.groupStarts.length = 0;
+    this.groupWork.length = 0;
+    this.lastGroup = Number.NaN;
+    this.seenGroups.clear();
+    if (h === undefined || bounds.length === 2) {
+      runCalls(this.kernels, this.records, 0, count);
+      return;
+    }
+    const helpersUsed = bounds.length - 2;
+    const sequence = ++h.sequence;
+    splitBatches++;
+    for (let i = 0; i < helpersUsed; i++) {
+      h.control[CONTROL_WORDS / 2 + 2 * i] = bounds[i + 1]!;
+      h.control[CONTROL_WORDS / 2 + 2 * i + 1] = bounds[i + 2]!;
+    }
+    for (let i = helpersUsed; i < h.workers.length; i++) {
+      h.control[CONTROL_WORDS / 2 + 2 * i] = 0;
+      h.control[CONTROL_WORDS / 2 + 2 * i + 1] = 0;
+    }
+    Atomics.store(h.control, 0, sequence);
+    Atomics.notify(h.control, 0);
+    runCalls(this.kernels, this.records, 0, bounds[1]!);
+    for (let i = 0; i < h.workers.length; i++) {
+      const started = performance.now();
+      for (;;) {
+        const seen = Atomics.load(h.control, 1 + i);
+        if (seen === sequence) break;
+        if (seen < 0) throw new Error(`SIMD helper ${i} failed on a call batch (sequence ${sequence})`);
+        if (performance.now() - started > HELPER_TIMEOUT_MS) throw new Error(`SIMD helper ${i} did not finish a call batch within ${HELPER_TIMEOUT_MS} ms`);
+        Atomics.wait(h.control, 1 + i, seen, 100);
+      }
+    }
+  }
+}

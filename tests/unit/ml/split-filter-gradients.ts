@@ -1,0 +1,18 @@
+/** Filter gradients whose SIMD calls helper threads share (when the backend has them), on seeded data. */
+import * as tf from '@tensorflow/tfjs';
+import { seededUniform } from '../../../src/ml/seeded-random.js';
+
+const CASES: { kernel: string; x: number[]; dy: number[]; filter: number[]; stride: number; pad: 'same' | 'valid' }[] = [
+  { kernel: 'Conv2DBackpropFilter', x: [2, 16, 16, 32], dy: [2, 16, 16, 64], filter: [1, 1, 32, 64], stride: 1, pad: 'valid' },
+  { kernel: 'Conv2DBackpropFilter', x: [2, 12, 12, 16], dy: [2, 12, 12, 32], filter: [3, 3, 16, 32], stride: 1, pad: 'same' },
+  { kernel: 'DepthwiseConv2dNativeBackpropFilter', x: [8, 24, 24, 32], dy: [8, 12, 12, 32], filter: [3, 3, 32, 1], stride: 2, pad: 'same' },
+];
+
+export function splitFilterGradients(): Float32Array[] {
+  return CASES.map((c, i) => tf.tidy(() => {
+    const x = tf.tensor(seededUniform(tf.util.sizeFromShape(c.x), 10 + i, -1, 1), c.x);
+    const dy = tf.tensor(seededUniform(tf.util.sizeFromShape(c.dy), 20 + i, -1, 1), c.dy);
+    const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dilations: [1, 1], filterShape: c.filter };
+    return (tf.engine().runKernel(c.kernel, { x, dy }, attrs as never) as tf.Tensor).dataSync() as Float32Array;
+  }));
+}
