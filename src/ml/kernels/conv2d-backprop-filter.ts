@@ -9,8 +9,9 @@
  * so the arithmetic runs in XNNPACK's convolution (SIMD, and threaded when threads are on),
  * with no im2col buffer. For a 3x3x32->32 filter on [64,26,26,32] it measured 32 ms against
  * 42 ms for im2col in JS followed by an XNNPACK matmul. Tiny filters are the exception (below).
- * Paths, first that applies: 1x1 stride 1 (one SIMD pass), few filter rows (im2col), stride 1
- * with channels in fours and eights (SIMD passes per tap and row), then the rewrite.
+ * Paths, first that applies: 1x1 stride 1 (one SIMD pass); few filter rows or input channels
+ * not in fours (im2col, then SIMD passes, or XNNPACK's matmul where output channels are not in
+ * eights); stride 1 with channels in fours and eights (SIMD passes per tap and row); the rewrite.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -30,22 +31,32 @@ import { backendMemory, simdKernels } from './simd/simd-kernels.js';
 const IM2COL_MAX_ROWS = 16;
 
 /**
+ * Filters with input channels not in fours (no tap-row passes) and at most this many rows (7x7x3
+ * = 147, ResNet's stem) take im2col with SIMD passes: 3x3x3 to 64 on [32,64,64,3] 89 -> 26 ms,
+ * 7x7x3 stride 2 41 -> 34 ms on two threads.
+ */
+const IM2COL_SIMD_MAX_ROWS = 160;
+
+/**
  * cols[p, (kh, kw, ci)] = x at output position p's tap (kh, kw), or 0 in the padding. Windows
  * wholly inside the image (all but a border of a 'same' convolution) copy KW * CI consecutive
  * values per filter row with no bounds tests; the rest test each tap.
  */
-function fillCols(xs: Float32Array, cols: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+function fillCols(xs: Float32Array, cols: Float32Array, info: tf.backend_util.Conv2DInfo, stride = info.filterHeight * info.filterWidth * info.inChannels): void {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const rowLength = filterWidth * inChannels;
   const inRow = inWidth * inChannels;
+  const rows = filterHeight * rowLength;
   let p = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let oh = 0; oh < outHeight; oh++) {
       const ih0 = oh * strideHeight - top;
       const rowsInside = ih0 >= 0 && ih0 + filterHeight <= inHeight;
-      for (let ow = 0; ow < outWidth; ow++) {
+      for (let ow = 0; ow < outWidth; ow++, p += stride - rows) {
+        // Positions are `stride` floats apart; the floats past a position's rows are zeros.
+        for (let z = rows; z < stride; z++) cols[p + z] = 0;
         const iw0 = ow * strideWidth - left;
         if (rowsInside && iw0 >= 0 && iw0 + filterWidth <= inWidth) {
           let from = ((b * inHeight + ih0) * inWidth + iw0) * inChannels;
@@ -87,6 +98,42 @@ function fillCols(xs: Float32Array, cols: Float32Array, info: tf.backend_util.Co
  * matmul's right-hand side because XNNPACK repacks that operand on every call, and cols is
  * K/CO the size of dy.
  */
+/**
+ * dW as SIMD pointwise passes over im2col's columns: cols [P, K'] (K = KH*KW*CI filter rows
+ * padded to K' in fours) read as a 1x1 convolution's input of K' channels, so dW^T's rows are
+ * `pointwiseFilterGrad` over P positions, shared with helper threads by slices of rows. For
+ * filters with few rows or input channels not in fours (a first layer on images: 3x3x1, 3x3x3
+ * stride 2), where XNNPACK's matmul repacked cols or dy on every call: MobileNetV3-Small's
+ * stem on [32,96,96,3] 13.5 -> ~5 ms on two threads. Needs output channels in eights and SIMD.
+ */
+function viaIm2colSimd(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo | undefined {
+  const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth, inChannels } = info;
+  const simd = simdKernels(backend);
+  if (simd === undefined || outChannels % 8 !== 0) return undefined;
+  const positions = batchSize * outHeight * outWidth;
+  const rows = filterHeight * filterWidth * inChannels;
+  const stride = 4 * Math.ceil(rows / 4);
+  const colsInfo = backend.makeOutput([positions, stride], 'float32');
+  const accInfo = backend.makeOutput([stride, outChannels], 'float32');
+  const dw = backend.makeOutput(filterShape, 'float32');
+  // Views after the last allocation (a growing heap detaches earlier ones).
+  const cols = heapF32(backend, colsInfo);
+  const acc = heapF32(backend, accInfo);
+  fillCols(heapF32(backend, x), cols, info, stride);
+  acc.fill(0);
+  const dyAt = heapF32(backend, dy).byteOffset;
+  const batch = new CallBatch(simd, backendMemory(backend)!);
+  const slice = batch.parallel ? 4 : stride;
+  for (let r0 = 0; r0 < stride; r0 += slice) {
+    const n = Math.min(slice, stride - r0);
+    batch.add('pointwiseFilterGrad', r0, positions * n * outChannels, cols.byteOffset + 4 * r0, dyAt, acc.byteOffset + 4 * r0 * outChannels, positions, n, outChannels, stride);
+  }
+  batch.run();
+  heapF32(backend, dw).set(heapF32(backend, accInfo).subarray(0, rows * outChannels));
+  dispose(backend, colsInfo, accInfo);
+  return dw;
+}
+
 function viaIm2col(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo {
   const { batchSize, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const positions = batchSize * outHeight * outWidth;
@@ -196,7 +243,12 @@ function conv2dBackpropFilter({ inputs, backend: anyBackend, attrs }: Parameters
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const pointwise = pointwiseGradient(backend, x, dy, info, filterShape);
   if (pointwise !== undefined) return pointwise;
-  if (filterHeight * filterWidth * inChannels <= IM2COL_MAX_ROWS) return viaIm2col(backend, x, dy, info, filterShape);
+  const rows = filterHeight * filterWidth * inChannels;
+  if (rows <= IM2COL_MAX_ROWS || (inChannels % 4 !== 0 && rows <= IM2COL_SIMD_MAX_ROWS)) {
+    const columns = viaIm2colSimd(backend, x, dy, info, filterShape);
+    if (columns !== undefined) return columns;
+  }
+  if (rows <= IM2COL_MAX_ROWS) return viaIm2col(backend, x, dy, info, filterShape);
   const taps = tapRowsGradient(backend, x, dy, info, filterShape);
   if (taps !== undefined) return taps;
   const top = info.padInfo.top;

@@ -74,6 +74,11 @@ const CONV_CASES: [Shape, Shape, number, Pad][] = [
   [[4, 28, 28, 1], [3, 3, 1, 8], 1, 'valid'],
   [[2, 9, 9, 1], [3, 3, 1, 4], 2, 'same'],
   [[2, 13, 13, 8], [3, 3, 8, 16], 1, 'valid'],
+  // im2col then SIMD passes (output channels in eights): a stem on RGB, stride 2; grey; two channels; a 7x7 stem.
+  [[2, 11, 10, 3], [3, 3, 3, 8], 2, 'same'],
+  [[2, 9, 9, 1], [3, 3, 1, 16], 1, 'valid'],
+  [[2, 8, 8, 2], [3, 3, 2, 8], 1, 'same'],
+  [[1, 13, 13, 3], [7, 7, 3, 8], 2, 'same'],
   // Stride 1, channels in fours and eights (tap-row passes): a 'same' border, a filter wider than half the image, a tall one.
   [[2, 9, 7, 4], [3, 3, 4, 8], 1, 'same'],
   [[2, 6, 6, 8], [5, 5, 8, 8], 1, 'same'],
