@@ -123,10 +123,10 @@ function viaIm2colSimd(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo
   acc.fill(0);
   const dyAt = heapF32(backend, dy).byteOffset;
   const batch = new CallBatch(simd, backendMemory(backend)!);
-  const slice = batch.parallel ? 4 : stride;
+  const slice = 4 * Math.ceil(stride / (4 * batch.threads));
   for (let r0 = 0; r0 < stride; r0 += slice) {
     const n = Math.min(slice, stride - r0);
-    batch.add('pointwiseFilterGrad', r0, positions * n * outChannels, cols.byteOffset + 4 * r0, dyAt, acc.byteOffset + 4 * r0 * outChannels, positions, n, outChannels, stride);
+    batch.add('pointwiseFilterGrad', r0, positions * n * outChannels, cols.byteOffset + 4 * r0, dyAt, acc.byteOffset + 4 * r0 * outChannels, positions, n, outChannels, stride, outChannels);
   }
   batch.run();
   heapF32(backend, dw).set(heapF32(backend, accInfo).subarray(0, rows * outChannels));
@@ -171,11 +171,21 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   const dyAt = heapF32(backend, dy).byteOffset;
   const pixels = batchSize * inHeight * inWidth;
   const batch = new CallBatch(simd, backendMemory(backend)!);
-  // With helper threads, slices of input channels (disjoint rows of dW) that the threads share.
-  const slice = batch.parallel ? Math.max(4, 4 * Math.ceil(inChannels / 32)) : inChannels;
-  for (let c0 = 0; c0 < inChannels; c0 += slice) {
-    const c = Math.min(slice, inChannels - c0);
-    batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, acc.byteOffset + 4 * c0 * outChannels, pixels, c, outChannels, inChannels);
+  // With helper threads, slices of dW that the threads share: of its columns (output channels)
+  // when those outnumber its rows, so each thread reads a slice of dy, the larger operand.
+  const threads = batch.threads;
+  if (threads > 1 && outChannels >= inChannels) {
+    const slice = 8 * Math.ceil(outChannels / (8 * threads));
+    for (let o0 = 0; o0 < outChannels; o0 += slice) {
+      const o = Math.min(slice, outChannels - o0);
+      batch.add('pointwiseFilterGrad', o0, pixels * inChannels * o, xAt, dyAt + 4 * o0, acc.byteOffset + 4 * o0, pixels, inChannels, o, inChannels, outChannels);
+    }
+  } else {
+    const slice = 4 * Math.ceil(inChannels / (4 * threads));
+    for (let c0 = 0; c0 < inChannels; c0 += slice) {
+      const c = Math.min(slice, inChannels - c0);
+      batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, acc.byteOffset + 4 * c0 * outChannels, pixels, c, outChannels, inChannels, outChannels);
+    }
   }
   batch.run();
   return dw;
@@ -219,7 +229,7 @@ function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorIn
           batch.add('pointwiseFilterGrad', kh * filterWidth + kw, (owHi - owLo) * inChannels * outChannels,
             xAt + (((b * inHeight + ih) * inWidth + owLo + kw - left) * inChannels) * 4,
             dyAt + (((b * outHeight + oh) * outWidth + owLo) * outChannels) * 4,
-            tapAcc, owHi - owLo, inChannels, outChannels, inChannels);
+            tapAcc, owHi - owLo, inChannels, outChannels, inChannels, outChannels);
         }
       }
     }

@@ -21,8 +21,8 @@ import type { SimdKernels, WasmMemory } from './simd-kernels.js';
 export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap'] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
-/** Doubles per recorded call: kernel id, then up to 7 arguments. */
-export const RECORD = 8;
+/** Doubles per recorded call: kernel id, then up to 8 arguments (and one unused, for alignment). */
+export const RECORD = 10;
 /** Calls a batch holds before it runs what it has. */
 const CAPACITY = 32768;
 /** Control words: [0] sequence posted, [1 + h] sequence helper h finished, then per helper: from, to. */
@@ -41,7 +41,7 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
   for (let r = from, at = from * RECORD; r < to; r++, at += RECORD) {
     switch (records[at]) {
       case 0:
-        pointwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!);
+        pointwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!);
         break;
       case 1:
         depthwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!);
@@ -126,13 +126,13 @@ export class CallBatch {
     this.records = this.shared?.records ?? new Float64Array(CAPACITY * RECORD);
   }
 
-  /** Whether `run` may split the calls (helpers share this memory): kernels then record finer calls. */
-  get parallel(): boolean {
-    return this.shared !== undefined;
+  /** Threads `run` may split the calls across (1 + helpers sharing this memory): kernels then record finer calls. */
+  get threads(): number {
+    return 1 + (this.shared?.workers.length ?? 0);
   }
 
   /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
-  add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0): void {
+  add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0, a7 = 0): void {
     if (this.count === CAPACITY) this.run();
     if (group !== this.lastGroup) {
       if (this.seenGroups.has(group)) throw new Error(`SIMD call batch: the calls of group ${group} must be recorded one after another`);
@@ -152,6 +152,7 @@ export class CallBatch {
     r[at + 5] = a4;
     r[at + 6] = a5;
     r[at + 7] = a6;
+    r[at + 8] = a7;
     this.count++;
   }
 

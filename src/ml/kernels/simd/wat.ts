@@ -347,17 +347,18 @@ const MACS = [0, 1, 2, 3]
 /**
  * The filter gradient of a 1x1, stride-1 convolution: acc[ci][co] += sum over `pixels` of
  * x[p][ci] * dy[p][co] (float32), for ci in fours and co in eights. x's pixels lie `xStride`
- * floats apart (ci for a whole tensor; more for a slice of its channels, or a strided tap). Pixels go in tiles of 64 so
+ * floats apart (ci for a whole tensor; more for a slice of its channels, or a strided tap), dy's
+ * pixels and acc's rows `dStride` (co, or more for a slice of the output channels). Pixels go in tiles of 64 so
  * a tile's x and dy rows stay in L1 while every (4 ci x 8 co) block of accumulators, held in
  * eight f32x4 locals, runs over them.
  */
 const POINTWISE_FILTER_GRAD = `
-  (func (export "pointwiseFilterGrad") (param $x i32) (param $dy i32) (param $acc i32) (param $pixels i32) (param $ci i32) (param $co i32) (param $xStride i32)
+  (func (export "pointwiseFilterGrad") (param $x i32) (param $dy i32) (param $acc i32) (param $pixels i32) (param $ci i32) (param $co i32) (param $xStride i32) (param $dStride i32)
     (local $t0 i32) (local $tn i32) (local $cb i32) (local $ob i32) (local $n i32) (local $xp i32) (local $dp i32) (local $ap i32)
     (local $xRow i32) (local $dRow i32) (local $xv v128) (local $d0 v128) (local $d1 v128) (local $s v128)
     (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
     (local.set $xRow (i32.shl (local.get $xStride) (i32.const 2)))
-    (local.set $dRow (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $dRow (i32.shl (local.get $dStride) (i32.const 2)))
     (block $tilesDone (loop $tiles
       (br_if $tilesDone (i32.ge_u (local.get $t0) (local.get $pixels)))
       (local.set $tn (select (i32.const 64) (i32.sub (local.get $pixels) (local.get $t0))
@@ -368,10 +369,10 @@ const POINTWISE_FILTER_GRAD = `
         (local.set $ob (i32.const 0))
         (block $oDone (loop $oBlocks
           (br_if $oDone (i32.ge_u (local.get $ob) (local.get $co)))
-          (local.set $ap (i32.add (local.get $acc) (i32.shl (i32.add (i32.mul (local.get $cb) (local.get $co)) (local.get $ob)) (i32.const 2))))
+          (local.set $ap (i32.add (local.get $acc) (i32.shl (i32.add (i32.mul (local.get $cb) (local.get $dStride)) (local.get $ob)) (i32.const 2))))
           ${LOAD_ACC}
           (local.set $xp (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (local.get $t0) (local.get $xStride)) (local.get $cb)) (i32.const 2))))
-          (local.set $dp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (local.get $t0) (local.get $co)) (local.get $ob)) (i32.const 2))))
+          (local.set $dp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (local.get $t0) (local.get $dStride)) (local.get $ob)) (i32.const 2))))
           (local.set $n (local.get $tn))
           (block $pDone (loop $pixelsLoop
             (br_if $pDone (i32.eqz (local.get $n)))
