@@ -164,6 +164,10 @@ describe('project wasm kernels match the cpu backend', () => {
     [[1, 7, 7, 8], [5, 5, 8, 1], 1, 'same', 1],
     // Channels in fours plus a remainder, the input wider than tall, a valid window at stride 2.
     [[2, 7, 9, 6], [3, 3, 6, 1], 2, 'valid', 1],
+    // Channels in fours (SIMD row passes), odd sizes at stride 2, enough images for helper threads to share.
+    [[2, 9, 9, 8], [5, 5, 8, 1], 2, 'same', 1],
+    [[8, 12, 12, 16], [3, 3, 16, 1], 2, 'same', 1],
+    [[6, 6, 6, 24], [5, 5, 24, 1], 1, 'same', 1],
   ];
 
   it.each(DEPTHWISE_CASES)('DepthwiseConv2dNativeBackpropFilter x=%j filter=%j stride=%i pad=%s dilation=%i', async (xShape, fShape, s, pad, d) => {

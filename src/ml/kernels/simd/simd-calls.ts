@@ -18,10 +18,10 @@ import { startModuleWorker } from '../../../core/module-worker.js';
 import type { SimdKernels, WasmMemory } from './simd-kernels.js';
 
 /** The kernels a batch may call, by id. */
-export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap'] as const;
+export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap', 'depthwiseInputRow'] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
-/** Doubles per recorded call: kernel id, then up to 8 arguments (and one unused, for alignment). */
+/** Doubles per recorded call: kernel id, then up to 9 arguments. */
 export const RECORD = 10;
 /** Calls a batch holds before it runs what it has. */
 const CAPACITY = 32768;
@@ -38,6 +38,7 @@ const HELPER_TIMEOUT_MS = 60_000;
 export function runCalls(kernels: SimdKernels, records: Float64Array, from: number, to: number): void {
   const pointwise = kernels.pointwiseFilterGrad;
   const depthwise = kernels.depthwiseFilterTap;
+  const depthwiseInput = kernels.depthwiseInputRow;
   for (let r = from, at = from * RECORD; r < to; r++, at += RECORD) {
     switch (records[at]) {
       case 0:
@@ -45,6 +46,9 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
         break;
       case 1:
         depthwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!);
+        break;
+      case 2:
+        depthwiseInput(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!, records[at + 9]!);
         break;
       default:
         throw new Error(`SIMD call batch: unknown kernel id ${records[at]}`);
@@ -132,7 +136,7 @@ export class CallBatch {
   }
 
   /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
-  add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0, a7 = 0): void {
+  add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0, a7 = 0, a8 = 0): void {
     if (this.count === CAPACITY) this.run();
     if (group !== this.lastGroup) {
       if (this.seenGroups.has(group)) throw new Error(`SIMD call batch: the calls of group ${group} must be recorded one after another`);
@@ -144,7 +148,7 @@ export class CallBatch {
     this.groupWork[this.groupWork.length - 1]! += work;
     const at = this.count * RECORD;
     const r = this.records;
-    r[at] = kernel === 'pointwiseFilterGrad' ? 0 : 1;
+    r[at] = CALLABLE.indexOf(kernel);
     r[at + 1] = a0;
     r[at + 2] = a1;
     r[at + 3] = a2;
@@ -153,6 +157,7 @@ export class CallBatch {
     r[at + 6] = a5;
     r[at + 7] = a6;
     r[at + 8] = a7;
+    r[at + 9] = a8;
     this.count++;
   }
 

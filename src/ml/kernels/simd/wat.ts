@@ -393,6 +393,39 @@ const POINTWISE_FILTER_GRAD = `
       (br $tiles))))
 `;
 
+const DEPTHWISE_INPUT_GRAD = `
+  ;; One dy row's part of a depthwise input gradient (channel multiplier 1), one filter row:
+  ;; dx[iw][c] += dy[ow][c] * w[k][c] for every output column ow and tap k whose input column
+  ;; iw = ow * stride + k - left lies in [0, inWidth); c in fours, rows of c floats.
+  (func (export "depthwiseInputRow") (param $dy i32) (param $w i32) (param $dx i32) (param $outWidth i32) (param $inWidth i32)
+    (param $taps i32) (param $stride i32) (param $left i32) (param $c i32)
+    (local $ow i32) (local $k i32) (local $iw i32) (local $j i32) (local $cBytes i32) (local $dp i32) (local $wp i32) (local $xp i32)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $colsDone (loop $cols
+      (br_if $colsDone (i32.ge_u (local.get $ow) (local.get $outWidth)))
+      (local.set $dp (i32.add (local.get $dy) (i32.mul (local.get $ow) (local.get $cBytes))))
+      (local.set $k (i32.const 0))
+      (block $tapsDone (loop $tapLoop
+        (br_if $tapsDone (i32.ge_u (local.get $k) (local.get $taps)))
+        (local.set $iw (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $stride)) (local.get $k)) (local.get $left)))
+        ;; unsigned: a negative column is out of range too
+        (if (i32.lt_u (local.get $iw) (local.get $inWidth)) (then
+          (local.set $xp (i32.add (local.get $dx) (i32.mul (local.get $iw) (local.get $cBytes))))
+          (local.set $wp (i32.add (local.get $w) (i32.mul (local.get $k) (local.get $cBytes))))
+          (local.set $j (i32.const 0))
+          (block $chDone (loop $ch
+            (br_if $chDone (i32.ge_u (local.get $j) (local.get $cBytes)))
+            (v128.store (i32.add (local.get $xp) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $xp) (local.get $j)))
+                (f32x4.mul (v128.load (i32.add (local.get $dp) (local.get $j))) (v128.load (i32.add (local.get $wp) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $ch)))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $tapLoop)))
+      (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+      (br $cols))))
+`;
+
 /** Splats of the optimizer step's f32 params, as locals $k_<name>. */
 function splats(names: string[]): { params: string; locals: string; sets: string } {
   return {
@@ -451,5 +484,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${OPTIMIZER_STEPS})\n`;
 }
