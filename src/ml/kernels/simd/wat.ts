@@ -438,17 +438,24 @@ function splats(names: string[]): { params: string; locals: string; sets: string
 const ADAM = splats(['beta1', 'beta2', 'oneMinusBeta1', 'oneMinusBeta2', 'oneMinusAccBeta1', 'oneMinusAccBeta2', 'epsilon', 'negativeRate']);
 const MOMENTUM = splats(['momentum', 'negativeRate']);
 
+/** An optimizer step's loop: $gj = the next 4 gradients, `body`, then every pointer steps on by 16 bytes, until $g reaches n floats. */
+function gradientLoop(pointers: string[], body: string): string {
+  return `(local.set $end (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $each
+      (br_if $done (i32.ge_u (local.get $g) (local.get $end)))
+      (local.set $gj (v128.load (local.get $g)))
+      ${body}
+      ${stepPointers(pointers, '(i32.const 16)')}
+      (br $each)))`;
+}
+
 const OPTIMIZER_STEPS = `
   ;; One Adam step over n floats (a multiple of 4), as fused-optimizer.ts's adamPass:
   ;; m = m*b1 + g*(1-b1); v = v*b2 + (g*g)*(1-b2); next = ((m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)) * -rate + w
   (func (export "adamStep") (param $next i32) (param $w i32) (param $m i32) (param $v i32) (param $g i32) (param $n i32) ${ADAM.params}
     (local $end i32) (local $gj v128) (local $mj v128) (local $vj v128) ${ADAM.locals}
     ${ADAM.sets}
-    (local.set $end (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $g) (local.get $end)))
-      (local.set $gj (v128.load (local.get $g)))
-      (local.set $mj (f32x4.add (f32x4.mul (v128.load (local.get $m)) (local.get $k_beta1)) (f32x4.mul (local.get $gj) (local.get $k_oneMinusBeta1))))
+    ${gradientLoop(['next', 'w', 'm', 'v', 'g'], `(local.set $mj (f32x4.add (f32x4.mul (v128.load (local.get $m)) (local.get $k_beta1)) (f32x4.mul (local.get $gj) (local.get $k_oneMinusBeta1))))
       (local.set $vj (f32x4.add (f32x4.mul (v128.load (local.get $v)) (local.get $k_beta2))
         (f32x4.mul (f32x4.mul (local.get $gj) (local.get $gj)) (local.get $k_oneMinusBeta2))))
       (v128.store (local.get $m) (local.get $mj))
@@ -458,27 +465,19 @@ const OPTIMIZER_STEPS = `
           (f32x4.div (f32x4.div (local.get $mj) (local.get $k_oneMinusAccBeta1))
             (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vj) (local.get $k_oneMinusAccBeta2))) (local.get $k_epsilon)))
           (local.get $k_negativeRate))
-        (v128.load (local.get $w))))
-      ${stepPointers(['next', 'w', 'm', 'v', 'g'], '(i32.const 16)')}
-      (br $each))))
+        (v128.load (local.get $w))))`)})
 
   ;; One momentum step over n floats (a multiple of 4), as fused-optimizer.ts's momentumPass:
   ;; a = momentum*a + g; next = -rate * (nesterov ? g + a*momentum : a) + w
   (func (export "momentumStep") (param $next i32) (param $w i32) (param $a i32) (param $g i32) (param $n i32) ${MOMENTUM.params} (param $nesterov i32)
     (local $end i32) (local $gj v128) (local $aj v128) (local $direction v128) ${MOMENTUM.locals}
     ${MOMENTUM.sets}
-    (local.set $end (i32.add (local.get $g) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done (loop $each
-      (br_if $done (i32.ge_u (local.get $g) (local.get $end)))
-      (local.set $gj (v128.load (local.get $g)))
-      (local.set $aj (f32x4.add (f32x4.mul (local.get $k_momentum) (v128.load (local.get $a))) (local.get $gj)))
+    ${gradientLoop(['next', 'w', 'a', 'g'], `(local.set $aj (f32x4.add (f32x4.mul (local.get $k_momentum) (v128.load (local.get $a))) (local.get $gj)))
       (v128.store (local.get $a) (local.get $aj))
       (local.set $direction (local.get $aj))
       (if (local.get $nesterov) (then
         (local.set $direction (f32x4.add (local.get $gj) (f32x4.mul (local.get $aj) (local.get $k_momentum))))))
-      (v128.store (local.get $next) (f32x4.add (f32x4.mul (local.get $k_negativeRate) (local.get $direction)) (v128.load (local.get $w))))
-      ${stepPointers(['next', 'w', 'a', 'g'], '(i32.const 16)')}
-      (br $each))))
+      (v128.store (local.get $next) (f32x4.add (f32x4.mul (local.get $k_negativeRate) (local.get $direction)) (v128.load (local.get $w))))`)})
 `;
 
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
