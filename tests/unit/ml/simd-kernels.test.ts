@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
-import { simdHelperCount, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
+import { CallBatch, simdHelperCount, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
+import { heapF32 } from '../../../src/ml/kernels/wasm-kernel-context.js';
 import { backendMemory, compileFor, simdKernels, simdKernelsOn, simdUnavailableReason, type SimdKernels, type WasmMemory } from '../../../src/ml/kernels/simd/simd-kernels.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 import { splitFilterGradients } from './split-filter-gradients.js';
@@ -75,6 +76,29 @@ describe('the SIMD kernels', () => {
     k.hardSwish(x.byteOffset, y.byteOffset, 8);
     expect(Array.from(y.subarray(0, 7))).toEqual([-0, -0, -1 / 3, 0, 4 / 6 * 1, 3, 4].map(Math.fround));
     expect(y[7]).toBeNaN();
+  });
+
+  it('a helper thread whose share fails is reported, and the next batch runs whole', () => {
+    const backend = tf.backend() as BackendWasm;
+    const memory = backendMemory(backend)!;
+    const [x, dy, first, second] = [tf.ones([4096, 4]), tf.ones([4096, 8]), tf.zeros([4, 8]), tf.zeros([4, 8])];
+    const at = (t: tf.Tensor): number => heapF32(backend, t).byteOffset;
+    const work = 4096 * 4 * 8;
+    const broken = new CallBatch(simdKernels(backend)!, memory);
+    broken.add('pointwiseFilterGrad', 0, work, at(x), at(dy), at(first), 4096, 4, 8, 4, 8);
+    // The second group (the helper's share) reads x far past the end of the memory: a wasm trap there.
+    broken.add('pointwiseFilterGrad', 1, work, 0xc0000000, at(dy), at(second), 4096, 4, 8, 4, 8);
+    expect(() => broken.run()).toThrow(/SIMD helper\(s\) 0 failed/);
+    const batch = new CallBatch(simdKernels(backend)!, memory);
+    batch.add('pointwiseFilterGrad', 0, work, at(x), at(dy), at(first), 4096, 4, 8, 4, 8);
+    batch.add('pointwiseFilterGrad', 1, work, at(x), at(dy), at(second), 4096, 4, 8, 4, 8);
+    const before = splitCallBatches();
+    batch.run();
+    expect(splitCallBatches()).toBe(before + 1);
+    // first ran twice (the failed batch's head, then this one); second once.
+    expect(Array.from(heapF32(backend, first))).toEqual(new Array(32).fill(8192));
+    expect(Array.from(heapF32(backend, second))).toEqual(new Array(32).fill(4096));
+    tf.dispose([x, dy, first, second]);
   });
 
   it('sums rows in float64 in the JS loop\'s order: acc + ((x0 + x1) + (x2 + x3)), then row by row, bit for bit', async () => {

@@ -25,8 +25,9 @@ export type CallableKernel = (typeof CALLABLE)[number];
 export const RECORD = 10;
 /** Calls a batch holds before it runs what it has. */
 const CAPACITY = 32768;
-/** Control words: [0] sequence posted, [1 + h] sequence helper h finished, then per helper: from, to. */
-const CONTROL_WORDS = 64;
+/** Control words: [0] sequence posted, [1 + h] sequence helper h finished (negated: failed), and from RANGES on per helper: from, to. */
+export const CONTROL_WORDS = 64;
+export const RANGES = CONTROL_WORDS / 2;
 /** Helpers the control words have room for. */
 const MAX_HELPERS = 15;
 /** Below this much work (the callers' unit: multiply-adds) a batch runs on the calling thread alone. */
@@ -188,25 +189,31 @@ export class CallBatch {
     const sequence = ++h.sequence;
     splitBatches++;
     for (let i = 0; i < helpersUsed; i++) {
-      h.control[CONTROL_WORDS / 2 + 2 * i] = bounds[i + 1]!;
-      h.control[CONTROL_WORDS / 2 + 2 * i + 1] = bounds[i + 2]!;
+      h.control[RANGES + 2 * i] = bounds[i + 1]!;
+      h.control[RANGES + 2 * i + 1] = bounds[i + 2]!;
     }
     for (let i = helpersUsed; i < h.workers.length; i++) {
-      h.control[CONTROL_WORDS / 2 + 2 * i] = 0;
-      h.control[CONTROL_WORDS / 2 + 2 * i + 1] = 0;
+      h.control[RANGES + 2 * i] = 0;
+      h.control[RANGES + 2 * i + 1] = 0;
     }
     Atomics.store(h.control, 0, sequence);
     Atomics.notify(h.control, 0);
     runCalls(this.kernels, this.records, 0, bounds[1]!);
+    // Every helper is waited for before any failure is reported: the records are reused next.
+    const failed: number[] = [];
+    const started = performance.now();
     for (let i = 0; i < h.workers.length; i++) {
-      const started = performance.now();
       for (;;) {
         const seen = Atomics.load(h.control, 1 + i);
         if (seen === sequence) break;
-        if (seen < 0) throw new Error(`SIMD helper ${i} failed on a call batch (sequence ${sequence})`);
+        if (seen === -sequence) {
+          failed.push(i);
+          break;
+        }
         if (performance.now() - started > HELPER_TIMEOUT_MS) throw new Error(`SIMD helper ${i} did not finish a call batch within ${HELPER_TIMEOUT_MS} ms`);
         Atomics.wait(h.control, 1 + i, seen, 100);
       }
     }
+    if (failed.length > 0) throw new Error(`SIMD helper(s) ${failed.join(', ')} failed on a call batch (sequence ${sequence})`);
   }
 }

@@ -5,12 +5,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Wasm } from '../../../core/compile-wat.js';
 import type { SimdKernels } from './simd-kernels.js';
-import { type HelperData, runCalls } from './simd-calls.js';
+import { type HelperData, RANGES, runCalls } from './simd-calls.js';
 
 const port = parentPort;
 if (!port) throw new Error('simd-helper.ts must run in a worker thread');
 const data = workerData as HelperData;
-const CONTROL_WORDS = 64;
 let kernels: SimdKernels;
 try {
   kernels = new Wasm.Instance(data.module, { env: { memory: data.memory } }).exports as unknown as SimdKernels;
@@ -27,13 +26,13 @@ let seen = Atomics.load(control, 0);
 for (;;) {
   Atomics.wait(control, 0, seen);
   seen = Atomics.load(control, 0);
-  const from = control[CONTROL_WORDS / 2 + 2 * data.index]!;
-  const to = control[CONTROL_WORDS / 2 + 2 * data.index + 1]!;
+  const from = control[RANGES + 2 * data.index]!;
+  const to = control[RANGES + 2 * data.index + 1]!;
   try {
     runCalls(kernels, records, from, to);
     Atomics.store(control, done, seen);
   } catch {
-    Atomics.store(control, done, -1);
+    Atomics.store(control, done, -seen);
   }
   Atomics.notify(control, done);
 }
