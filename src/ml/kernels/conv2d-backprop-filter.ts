@@ -104,7 +104,7 @@ function fillCols(xs: Float32Array, cols: Float32Array, info: tf.backend_util.Co
  * `pointwiseFilterGrad` over P positions, shared with helper threads by slices of rows. For
  * filters with few rows or input channels not in fours (a first layer on images: 3x3x1, 3x3x3
  * stride 2), where XNNPACK's matmul repacked cols or dy on every call: MobileNetV3-Small's
- * stem on [32,96,96,3] 13.5 -> ~5 ms on two threads. Needs output channels in eights and SIMD.
+ * stem on [32,96,96,3] 13.8 -> 7.8-8.2 ms. Needs output channels in eights and SIMD.
  */
 function viaIm2colSimd(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, filterShape: number[]): tf.TensorInfo | undefined {
   const { batchSize, outHeight, outWidth, outChannels, filterHeight, filterWidth, inChannels } = info;
@@ -123,7 +123,7 @@ function viaIm2colSimd(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo
   acc.fill(0);
   const dyAt = heapF32(backend, dy).byteOffset;
   const batch = new CallBatch(simd, backendMemory(backend)!);
-  const slice = 4 * Math.ceil(stride / (4 * batch.threads));
+  const slice = 4 * Math.ceil(stride / (4 * batch.threadsFor(positions * stride * outChannels)));
   for (let r0 = 0; r0 < stride; r0 += slice) {
     const n = Math.min(slice, stride - r0);
     batch.add('pointwiseFilterGrad', r0, positions * n * outChannels, cols.byteOffset + 4 * r0, dyAt, acc.byteOffset + 4 * r0 * outChannels, positions, n, outChannels, stride, outChannels);
@@ -173,7 +173,7 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   const batch = new CallBatch(simd, backendMemory(backend)!);
   // With helper threads, slices of dW that the threads share: of its columns (output channels)
   // when those outnumber its rows, so each thread reads a slice of dy, the larger operand.
-  const threads = batch.threads;
+  const threads = batch.threadsFor(pixels * inChannels * outChannels);
   if (threads > 1 && outChannels >= inChannels) {
     const slice = 8 * Math.ceil(outChannels / (8 * threads));
     for (let o0 = 0; o0 < outChannels; o0 += slice) {

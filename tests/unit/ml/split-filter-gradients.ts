@@ -3,9 +3,9 @@ import * as tf from '@tensorflow/tfjs';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
 const CASES: { kernel: string; x: number[]; dy: number[]; filter: number[]; stride: number; pad: 'same' | 'valid' }[] = [
-  { kernel: 'Conv2DBackpropFilter', x: [2, 16, 16, 32], dy: [2, 16, 16, 64], filter: [1, 1, 32, 64], stride: 1, pad: 'valid' },
-  { kernel: 'Conv2DBackpropFilter', x: [2, 12, 12, 16], dy: [2, 12, 12, 32], filter: [3, 3, 16, 32], stride: 1, pad: 'same' },
-  { kernel: 'DepthwiseConv2dNativeBackpropFilter', x: [8, 24, 24, 32], dy: [8, 12, 12, 32], filter: [3, 3, 32, 1], stride: 2, pad: 'same' },
+  // Above the work (multiply-adds) at which call batches split: 67M and 48M.
+  { kernel: 'Conv2DBackpropFilter', x: [8, 32, 32, 64], dy: [8, 32, 32, 128], filter: [1, 1, 64, 128], stride: 1, pad: 'valid' },
+  { kernel: 'Conv2DBackpropFilter', x: [8, 18, 18, 32], dy: [8, 18, 18, 64], filter: [3, 3, 32, 64], stride: 1, pad: 'same' },
 ];
 
 export function splitFilterGradients(): Float32Array[] {

@@ -30,8 +30,15 @@ export const CONTROL_WORDS = 64;
 export const RANGES = CONTROL_WORDS / 2;
 /** Helpers the control words have room for. */
 const MAX_HELPERS = 15;
-/** Below this much work (the callers' unit: multiply-adds) a batch runs on the calling thread alone. */
-const MIN_SPLIT_WORK = 200_000;
+/**
+ * Below this much work (multiply-adds) a batch runs on the calling thread alone. A split pays
+ * where the work outlasts the helper's start, which inside a training step comes late: our
+ * kernels run right after XNNPACK kernels whose pool thread keeps spinning on the other core for
+ * a while. Alone, the 1x1 [32,3,3,96]->576 filter gradient (16M) split went 1.71 -> 0.65 ms, but
+ * inside MobileNetV3-Small's step (batches of 1-33M) profiles could not tell split from unsplit
+ * within this machine's noise; small-cnn's 3x3 32->64 filter gradient (142M) went ~12.5 -> 7.5 ms.
+ */
+const MIN_SPLIT_WORK = 40_000_000;
 /** How long the calling thread waits for a helper before it gives up (the helper is gone or stuck). */
 const HELPER_TIMEOUT_MS = 60_000;
 
@@ -131,9 +138,9 @@ export class CallBatch {
     this.records = this.shared?.records ?? new Float64Array(CAPACITY * RECORD);
   }
 
-  /** Threads `run` may split the calls across (1 + helpers sharing this memory): kernels then record finer calls. */
-  get threads(): number {
-    return 1 + (this.shared?.workers.length ?? 0);
+  /** Threads `run` would split calls worth `work` across (1 + helpers sharing this memory, or 1): kernels then record finer calls. */
+  threadsFor(work: number): number {
+    return this.shared === undefined || work < MIN_SPLIT_WORK ? 1 : 1 + this.shared.workers.length;
   }
 
   /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
