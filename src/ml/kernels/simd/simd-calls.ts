@@ -82,6 +82,8 @@ interface Helpers {
 }
 
 let helpers: Helpers | undefined;
+/** Records of batches without helpers, allocated once: kernels run one at a time. */
+let localRecords: Float64Array | undefined;
 /** Call batches split across threads so far in this process (diagnostics and tests). */
 let splitBatches = 0;
 
@@ -135,7 +137,7 @@ export class CallBatch {
 
   constructor(private readonly kernels: SimdKernels, memory: WasmMemory) {
     this.shared = helpers?.memory === memory ? helpers : undefined;
-    this.records = this.shared?.records ?? new Float64Array(CAPACITY * RECORD);
+    this.records = this.shared?.records ?? (localRecords ??= new Float64Array(CAPACITY * RECORD));
   }
 
   /** Threads `run` would split calls worth `work` across (1 + helpers sharing this memory, or 1): kernels then record finer calls. */
