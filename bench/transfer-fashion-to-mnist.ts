@@ -21,6 +21,10 @@
  * frozen feature extractor + head on MNIST digits resized to 96x96x3, vs the same MobileNetV2
  * topology randomly initialised and trained whole.
  *
+ * ENGINE=torch trains every arm on the torch engine (PyTorch on CPU, THREADS threads, default 2;
+ * `node scripts/install-torch.mjs`): the same tfjs model.json backbones, rebuilt in PyTorch. The
+ * Fashion-MNIST backbone itself is trained by the tfjs engine either way.
+ *
  * Needs Fashion-MNIST: node scripts/install-fashion-mnist.mjs
  * Run: node bin/run-ts.mjs bench/transfer-fashion-to-mnist.ts
  * Sizes: FASHION_COUNT (60000), FASHION_EPOCHS (3), EPOCHS (8), LR (0.002), SEEDS (7,8,9), MNV2_EPOCHS (3), MNV2_TEST (1000); CUT (flatten | fc1).
@@ -36,6 +40,7 @@ import { initBackend } from '../src/ml/backend.js';
 import { buildModel } from '../src/ml/build-model.js';
 import type { ImageBatchSource, ModelSpec, TrainSpec, UnfreezeStep } from '../src/ml/engine.js';
 import { modelFromBytes } from '../src/ml/model-bytes.js';
+import { createTorchEngine } from '../src/ml/torch-engine.js';
 import { evaluate, runTraining } from '../src/ml/train-loop.js';
 import { loadLayersModelFromFiles, modelArtifacts, nsfwjsMobileNetV2Artifacts, writeModelFiles } from '../src/ml/transfer.js';
 
@@ -52,6 +57,24 @@ const SEEDS = (process.env.SEEDS ?? '7,8,9').split(',').map(Number);
 const CUT = process.env.CUT ?? 'flatten';
 /** 'mnist' (part 1, the default), 'mobilenet' (part 2) or 'all'. */
 const PART = process.env.PART ?? 'mnist';
+/** 'tfjs' (default) or 'torch': the engine that trains the arms. */
+const ENGINE = process.env.ENGINE ?? 'tfjs';
+if (ENGINE !== 'tfjs' && ENGINE !== 'torch') throw new Error(`ENGINE must be tfjs or torch, got ${ENGINE}`);
+const torch = ENGINE === 'torch' ? createTorchEngine({ device: 'cpu', threads: env('THREADS', 2) }) : undefined;
+
+/** Test accuracy and mean cross-entropy of class probabilities. */
+function scoreProbabilities(probabilities: Float32Array, data: ImageBatchSource, classes: number): { accuracy: number; loss: number } {
+  let correct = 0;
+  let loss = 0;
+  for (let i = 0; i < data.count; i++) {
+    const row = probabilities.subarray(i * classes, (i + 1) * classes);
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (row[k]! > row[best]!) best = k;
+    if (best === data.labels[i]) correct++;
+    loss -= Math.log(Math.max(row[data.labels[i]!]!, 1e-12));
+  }
+  return { accuracy: correct / data.count, loss: loss / data.count };
+}
 
 function source(data: MnistSplitData, count: number): ImageBatchSource {
   const n = Math.min(count, data.count);
@@ -85,10 +108,17 @@ interface Row { label: string; accuracy: number; loss: number; seconds: number; 
 
 async function trainAndTest(label: string, model: ModelSpec, spec: TrainSpec, train: ImageBatchSource, test: ImageBatchSource): Promise<Row> {
   const started = performance.now();
-  const outcome = await runTraining({ model, spec, train, onEpochEnd: () => Promise.resolve() });
-  const trained = await modelFromBytes(outcome.model);
-  const metrics = evaluate(trained, test);
-  trained.dispose();
+  let outcome;
+  let metrics;
+  if (torch !== undefined) {
+    outcome = await torch.train({ model, spec, train, onEpochEnd: () => Promise.resolve() });
+    metrics = scoreProbabilities(await torch.predict(outcome.model, test), test, model.numClasses);
+  } else {
+    outcome = await runTraining({ model, spec, train, onEpochEnd: () => Promise.resolve() });
+    const trained = await modelFromBytes(outcome.model);
+    metrics = evaluate(trained, test);
+    trained.dispose();
+  }
   const seconds = (performance.now() - started) / 1000;
   const result = { label, accuracy: metrics.accuracy, loss: metrics.loss, seconds, trainAcc: outcome.history.at(-1)?.accuracy ?? NaN };
   console.log(`  ${label}: test accuracy ${(result.accuracy * 100).toFixed(2)}%, loss ${result.loss.toFixed(4)}, ${seconds.toFixed(1)} s`);
@@ -105,6 +135,10 @@ function table(title: string, rows: Row[]): void {
 
 async function main(): Promise<void> {
   await initBackend('wasm');
+  if (torch !== undefined) {
+    const ready = await torch.start();
+    console.log(`arms train on the torch engine: torch ${ready.torch} on ${ready.device}, ${ready.threads} threads`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'dv-transfer-bench-'));
   try {
     const mnistTest = await readMnistSplit('test');
@@ -113,6 +147,7 @@ async function main(): Promise<void> {
     if (PART !== 'mnist') await mobileNet(dir, few, mnistTest);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await torch?.close();
   }
 }
 
@@ -176,7 +211,7 @@ async function transferFromFashion(dir: string, few: ImageBatchSource, test: Ima
     }
   }
   const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
-  console.log(`\nFashion-MNIST -> MNIST transfer vs the same network from scratch (${FEW} MNIST training images, ${EPOCHS} epochs, 10,000 test images; seeds ${SEEDS.join(', ')})`);
+  console.log(`\nFashion-MNIST -> MNIST transfer vs the same network from scratch, ${ENGINE} engine (${FEW} MNIST training images, ${EPOCHS} epochs, 10,000 test images; seeds ${SEEDS.join(', ')})`);
   console.log(`${'run'.padEnd(58)} ${SEEDS.map((s) => `seed ${s}`.padStart(9)).join(' ')} ${'mean'.padStart(8)} ${'train acc'.padStart(10)} ${'s/run'.padStart(6)}`);
   for (const arm of arms) {
     const rows = results.get(arm.key)!;

@@ -18,6 +18,7 @@ import type {
   TrainingEngine,
 } from './engine.js';
 import { TrainingDivergedError } from './train-loop.js';
+import { prepareTorchBackbone } from './torch-backbone.js';
 import { TorchProcess, TorchProtocolError, type TorchReady } from './torch-process.js';
 
 export { isTorchModel } from './torch-model-bytes.js';
@@ -35,6 +36,8 @@ export interface TorchEngineOptions {
   precision?: 'bf16';
   /** After an abort, how long the child may take to stop before it is killed. Defaults to 5000 ms. */
   abortGraceMs?: number;
+  /** Reads ModelSpec.backbone files for paramsCount (train uses TrainRequest.readBackboneFile); defaults to local files. */
+  readBackboneFile?: (uri: string) => Promise<Uint8Array>;
   logger?: Logger;
 }
 
@@ -116,8 +119,11 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
     },
 
     async paramsCount(model: ModelSpec): Promise<number> {
-      const result = await call('paramsCount', { model });
-      return result.paramsCount as number;
+      if (model.backbone === undefined) return (await call('paramsCount', { model })).paramsCount as number;
+      return withWorkDir(async (dir) => {
+        const result = await call('paramsCount', { model: await prepareTorchBackbone(model, dir, options.readBackboneFile) });
+        return result.paramsCount as number;
+      });
     },
 
     async train(request: TrainRequest): Promise<TrainOutcome> {
@@ -127,9 +133,13 @@ export function createTorchEngine(options: TorchEngineOptions = {}): TorchEngine
       // The run's training.precision, else this engine's setting.
       const precision = trainPrecision(request.spec.precision, options.precision);
       return withWorkDir(async (dir) => {
+        // A backbone is read, cut and dequantized here; a resumed run's checkpoint already holds it.
+        const model = request.model.backbone !== undefined && request.resume === undefined
+          ? await prepareTorchBackbone(request.model, dir, request.readBackboneFile)
+          : request.model;
         const body: Record<string, unknown> = {
           workDir: dir,
-          model: request.model,
+          model,
           spec: request.spec,
           train: await writeSource(dir, 'train', request.train),
           progressEvery: options.progressEvery ?? 20,

@@ -9,10 +9,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/activities/logger.js';
 import { CPU_QUEUE, GPU_QUEUE } from '../../src/core/task-queues.js';
 import { createTorchEngine } from '../../src/ml/torch-engine.js';
+import { modelArtifacts, writeModelFiles } from '../../src/ml/transfer.js';
 import { createWorkers, workflowBundle } from '../../src/workers/create-workers.js';
 import { trainingPipelineWorkflow } from '../../src/workflows/pipeline-workflow.js';
 import { startTemporal, withWorkers } from './support/temporal.js';
@@ -70,5 +72,36 @@ describe.skipIf(torchSkip !== undefined)('training pipeline with the torch engin
 
     const report = await readFile(new URL(result.reportHtmlUri), 'utf8');
     expect(report).toContain('torch');
+  });
+
+  it('trains a tfjs backbone with a new head on PyTorch, unfreezing its top layer after the first epoch', async () => {
+    // A tfjs layers model (random weights) as the backbone: the torch worker rebuilds it from model.json.
+    const input = tf.input({ shape: [28, 28, 1], name: 'image' });
+    let x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'conv', kernelInitializer: tf.initializers.heNormal({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({ name: 'bn' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dense({ units: 64, activation: 'relu', name: 'feat', kernelInitializer: tf.initializers.heNormal({ seed: 2 }) }).apply(x) as tf.SymbolicTensor;
+    const old = tf.layers.dense({ units: 3, name: 'old_logits' }).apply(x) as tf.SymbolicTensor;
+    const pretrained = tf.model({ inputs: input, outputs: old });
+    const uri = await writeModelFiles(await modelArtifacts(pretrained), join(dir, 'backbone'));
+    pretrained.dispose();
+
+    const bundle = await workflowBundle();
+    const cpu = await createWorkers({ connection: env.nativeConnection, queues: [CPU_QUEUE], logger: silentLogger, workflowBundle: bundle, torch: { python: join(dir, 'no-python3') } });
+    const gpu = await createWorkers({ connection: env.nativeConnection, queues: [GPU_QUEUE], logger: silentLogger, workflowBundle: bundle, engine: 'torch', torch: { device: 'cpu', threads: 1 } });
+    const runId = 'torch-transfer-run';
+    const base = tinyConfig();
+    const config = {
+      ...base,
+      model: { ...base.model, backbone: { uri, cutLayer: 'feat', strict: true } },
+      training: { ...base.training, unfreeze: [{ afterEpochs: 1, layers: 1, learningRateScale: 0.5 }] },
+    };
+    const result = await withWorkers([...cpu, ...gpu], () =>
+      env.client.workflow.execute(trainingPipelineWorkflow, { taskQueue: CPU_QUEUE, workflowId: runId, args: [{ runId, storeUri: `file://${dir}/artifacts`, config }] }),
+    );
+    expect(result.training.engine).toBe('torch');
+    expect(result.training.epochsCompleted).toBe(2);
+    expect(result.training.onnxUri).toMatch(/\.onnx$/);
+    expect(result.evaluation.accuracy).toBeGreaterThan(0.7);
   });
 });

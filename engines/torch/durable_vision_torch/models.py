@@ -76,8 +76,12 @@ def validate_spec(spec: dict) -> None:
     classes = spec.get('numClasses')
     if not (isinstance(classes, int) and classes >= 2):
         raise SpecError(f'model.numClasses must be an integer >= 2, got {classes!r}')
-    if spec.get('backbone') is not None:
-        raise SpecError('model.backbone (a tfjs layers model) is not supported by the torch engine; use engine tfjs')
+    backbone = spec.get('backbone')
+    if backbone is not None:
+        if not (isinstance(backbone, dict) and isinstance(backbone.get('topology'), dict)):
+            raise SpecError('model.backbone must carry the cut topology (the TypeScript adapter, src/ml/torch-backbone.ts, reads the model.json and adds it)')
+        if not (isinstance(backbone.get('cutLayer'), str) and backbone['cutLayer']):
+            raise SpecError(f"model.backbone.cutLayer must be a non-empty string, got {backbone.get('cutLayer')!r}")
     m = spec.get('widthMultiplier', 1)
     if not (isinstance(m, (int, float)) and m > 0):
         raise SpecError(f'model.widthMultiplier must be a number > 0, got {m!r}')
@@ -98,6 +102,9 @@ def build_model(spec: dict, seed: int) -> nn.Module:
     """A fresh model for `spec`, its weights drawn from a generator seeded with `seed`."""
     validate_spec(spec)
     torch.manual_seed(seed)
+    if spec.get('backbone') is not None:
+        from .transfer import TransferModel
+        return TransferModel(spec, seed)
     arch = spec['architecture']
     h, w, c = spec['inputShape']
     classes = spec['numClasses']
@@ -145,6 +152,8 @@ def classifier_input(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Penultimate features (the classifier's input), globally pooled, for `embed`."""
     if isinstance(model, SmallCnn):
         return model.embed(x)
+    if hasattr(model, 'features') and hasattr(model, 'backbone'):  # transfer.TransferModel
+        return model.features(x)
     if isinstance(model, mobilenetv3.MobileNetV3):
         feats = model.avgpool(model.features(x)).flatten(1)
         return model.classifier[:-1](feats)  # up to the last linear (dropout is off in eval)

@@ -59,8 +59,8 @@ def validate_train_spec(spec: dict) -> None:
         need(es.get('monitor', 'val_loss') in ('val_loss', 'val_accuracy'), f"spec.earlyStopping.monitor must be 'val_loss' or 'val_accuracy', got {es.get('monitor')!r}")
     stop = spec.get('stopAfterEpoch')
     need(stop is None or (isinstance(stop, int) and 1 <= stop), f'spec.stopAfterEpoch must be an integer >= 1, got {stop!r}')
-    if spec.get('unfreeze'):
-        raise SpecError('spec.unfreeze needs model.backbone, which only the tfjs engine supports')
+    unfreeze = spec.get('unfreeze')
+    need(unfreeze is None or isinstance(unfreeze, list), f'spec.unfreeze must be a list of steps, got {unfreeze!r}')
 
 
 def learning_rate_at(spec: dict, step: int, steps_per_epoch: int) -> float:
@@ -102,14 +102,18 @@ def _decays(name: str, p: torch.Tensor) -> bool:
     return p.ndim > 1 and 'class_token' not in name and 'pos_embedding' not in name
 
 
-def create_optimizer(model: torch.nn.Module, spec: dict) -> torch.optim.Optimizer:
+def create_optimizer(model: torch.nn.Module, spec: dict, parameter_groups=None) -> torch.optim.Optimizer:
+    """parameter_groups: [(scale, [(name, parameter)])] (transfer.py's unfreezing groups); default
+    every parameter at scale 1. Each becomes a decayed and an undecayed optimizer group whose
+    learning rate is `scale` times the scheduled one (see set_learning_rate)."""
     kind = spec.get('optimizer') or 'adam'
     wd = float(spec.get('weightDecay') or 0)
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    groups = [
-        {'params': [p for n, p in params if _decays(n, p)], 'weight_decay': wd},
-        {'params': [p for n, p in params if not _decays(n, p)], 'weight_decay': 0.0},
-    ]
+    if parameter_groups is None:
+        parameter_groups = [(1.0, [(n, p) for n, p in model.named_parameters() if p.requires_grad])]
+    groups = []
+    for scale, params in parameter_groups:
+        groups.append({'params': [p for n, p in params if _decays(n, p)], 'weight_decay': wd, 'scale': scale})
+        groups.append({'params': [p for n, p in params if not _decays(n, p)], 'weight_decay': 0.0, 'scale': scale})
     lr = spec['learningRate']
     if kind == 'sgd':
         return torch.optim.SGD(groups, lr=lr, momentum=float(spec.get('momentum', 0.9) if spec.get('momentum') is not None else 0.9),
@@ -118,6 +122,11 @@ def create_optimizer(model: torch.nn.Module, spec: dict) -> torch.optim.Optimize
     if kind == 'adamw':
         return torch.optim.AdamW(groups, lr=lr, eps=1e-7)
     return torch.optim.Adam(groups, lr=lr, eps=1e-7)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for g in optimizer.param_groups:
+        g['lr'] = lr * g.get('scale', 1.0)
 
 
 INITIAL_EARLY_STOPPING = {'best': None, 'bestEpoch': 0, 'wait': 0, 'stopped': False}

@@ -15,7 +15,10 @@ import torch.nn.functional as F
 from .data import Source, augment, identity_policy
 from .model_bytes import model_from_bytes, model_to_bytes, read_header, state_from_bytes, state_to_bytes
 from .models import build_model, count_params
-from .recipe import INITIAL_EARLY_STOPPING, SpecError, create_optimizer, learning_rate_at, observe_epoch, training_loss, validate_train_spec
+from .recipe import (INITIAL_EARLY_STOPPING, SpecError, create_optimizer, learning_rate_at, observe_epoch, set_learning_rate, training_loss,
+                     validate_train_spec)
+from .keras_graph import read_weights
+from .transfer import TransferModel, apply_trainable, group_parameters, plan_unfreezing, validate_unfreeze
 
 EVAL_BATCH = 256
 SHUFFLE_STREAM = 1
@@ -85,6 +88,19 @@ def _first_non_finite(model):
     return None
 
 
+def stored_model_spec(model_spec: dict) -> dict:
+    """The ModelSpec kept in model bytes: a backbone keeps its cut topology, not the request's weight file."""
+    backbone = model_spec.get('backbone')
+    if backbone is None:
+        return model_spec
+    return {**model_spec, 'backbone': {k: v for k, v in backbone.items() if k not in ('weightsFile', 'weightSpecs')}}
+
+
+def _describe(spec: dict) -> str:
+    backbone = spec.get('backbone')
+    return f"a backbone cut at {backbone['cutLayer']!r}" if backbone else f"a {spec['architecture']} model"
+
+
 def train(req: dict, device: torch.device, hooks) -> dict:
     """Runs a train request. `hooks` has progress(epoch, batch, batches), epoch_end(report,
     model_bytes, state_bytes) and cancelled(). Returns {history, paramsCount, model}."""
@@ -112,10 +128,11 @@ def train(req: dict, device: torch.device, hooks) -> dict:
             model_bytes = f.read()
         header, _ = read_header(model_bytes, 'resume.model')
         saved = header['spec']
-        if list(saved['inputShape']) != list(model_spec['inputShape']) or saved['numClasses'] != model_spec['numClasses'] \
-                or saved['architecture'] != model_spec['architecture']:
-            raise SpecError(f"resume checkpoint holds a {saved['architecture']} model for input {saved['inputShape']} and {saved['numClasses']} classes, "
-                            f"but the run asks for {model_spec['architecture']}, input {model_spec['inputShape']} and {model_spec['numClasses']} classes")
+        same_body = (saved.get('backbone') or {}).get('cutLayer') == (model_spec.get('backbone') or {}).get('cutLayer') \
+            and (saved.get('backbone') is not None or saved['architecture'] == model_spec['architecture'])
+        if list(saved['inputShape']) != list(model_spec['inputShape']) or saved['numClasses'] != model_spec['numClasses'] or not same_body:
+            raise SpecError(f"resume checkpoint holds {_describe(saved)} for input {saved['inputShape']} and {saved['numClasses']} classes, "
+                            f"but the run asks for {_describe(model_spec)}, input {model_spec['inputShape']} and {model_spec['numClasses']} classes")
         with open(resume['optimizer'], 'rb') as f:
             state = state_from_bytes(f.read(), 'resume.optimizer')
         if state['stepsPerEpoch'] != batches or state['step'] != resume['epoch'] * batches:
@@ -124,11 +141,27 @@ def train(req: dict, device: torch.device, hooks) -> dict:
         if state['seed'] != seed:
             raise SpecError(f"resume checkpoint was written with seed {state['seed']}, but the run asks for seed {seed}")
         model, _ = model_from_bytes(model_bytes, 'resume.model')
+        if saved.get('backbone') is not None:
+            model_spec = {**model_spec, 'backbone': saved['backbone']}  # the cut topology travels in the checkpoint
         last_model_bytes = model_bytes
     else:
         model = build_model(model_spec, seed)
+        backbone = model_spec.get('backbone')
+        if backbone is not None:
+            if not backbone.get('weightsFile'):
+                raise SpecError('model.backbone.weightsFile is missing: the TypeScript adapter writes the backbone weights before training')
+            values = read_weights(backbone['weightsFile'], backbone.get('weightSpecs') or [])
+            model.backbone.load_weights(values, backbone.get('strict', True) is not False, backbone.get('uri') or 'backbone')
+    model_spec = stored_model_spec(model_spec)
+    groups = None
+    if isinstance(model, TransferModel):
+        validate_unfreeze(spec.get('unfreeze') or [], spec['epochs'], model)
+        groups = plan_unfreezing(model, spec.get('unfreeze') or [])
+        apply_trainable(model, groups, 1)
+    elif spec.get('unfreeze'):
+        raise SpecError('spec.unfreeze unfreezes backbone layers: set model.backbone too')
     model.to(device)
-    optimizer = create_optimizer(model, spec)
+    optimizer = create_optimizer(model, spec, None if groups is None else [(g['scale'], params) for g, params in group_parameters(model, groups)])
     stopping = None
     best_model = None
     if spec.get('earlyStopping'):
@@ -146,11 +179,14 @@ def train(req: dict, device: torch.device, hooks) -> dict:
     last_good = resume['epoch'] if resume else 0
     history = []
     clip = spec.get('clipNorm')
-    params = [p for p in model.parameters() if p.requires_grad]
+    # Frozen parameters get no gradient; clipping and the optimizer skip them.
+    params = list(model.parameters())
     for epoch in range(start_epoch, last_epoch + 1):
         if stopping is not None and stopping['stopped']:
             break
         started = time.perf_counter()
+        if groups is not None:
+            apply_trainable(model, groups, epoch)
         model.train()
         order = torch.randperm(train_src.count, generator=torch.Generator().manual_seed(derive_seed(seed, SHUFFLE_STREAM, epoch)))
         aug_gen = torch.Generator().manual_seed(derive_seed(aug_seed, AUGMENT_STREAM, epoch)) if policy is not None else None
@@ -169,8 +205,7 @@ def train(req: dict, device: torch.device, hooks) -> dict:
                 x = train_src.scaled(u8)
             step = (epoch - 1) * batches + b
             lr = learning_rate_at(spec, step, batches)
-            for g in optimizer.param_groups:
-                g['lr'] = lr
+            set_learning_rate(optimizer, lr)
             optimizer.zero_grad(set_to_none=True)
             with autocast_context(device, precision):
                 logits = model(x)
