@@ -158,6 +158,14 @@ describe.skipIf(torchSkip !== undefined)('torch engine: transfer learning from t
     const afterTwo = await embed(checkpoints[1]!.model, probe);
     expect(maxRelativeError(afterTwo.values, reference)).toBeGreaterThan(1e-3);
 
+    // The scale multiplies the opened layers' step: at 1e-4 of the rate they barely move.
+    const slow: Checkpoint[] = [];
+    const slowRun: TrainSpec = { ...run, epochs: 2, unfreeze: [{ afterEpochs: 1, layers: 2, learningRateScale: 1e-4 }] };
+    await torch.train({ model: spec('feat'), spec: slowRun, train, onEpochEnd: (_r, c) => Promise.resolve(void slow.push(c)) });
+    const slowTwo = maxRelativeError((await embed(slow[1]!.model, probe)).values, reference);
+    expect(slowTwo).toBeGreaterThan(0);
+    expect(slowTwo).toBeLessThan(maxRelativeError(afterTwo.values, reference) / 100);
+
     const resumed = await torch.train({ model: spec('feat'), spec: run, train, resume: checkpoints[0], onEpochEnd: () => Promise.resolve() });
     const [a, b] = await Promise.all([torch.predict(whole.model, probe), torch.predict(resumed.model, probe)]);
     expect(maxRelativeError(b, a)).toBeLessThan(1e-6);
