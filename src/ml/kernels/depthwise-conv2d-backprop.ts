@@ -8,7 +8,7 @@
  * XNNPACK depthwise convolution, dy first spread onto a zero grid when the stride is above 1.
  * The filter gradient with multiplier 1 sums each tap over the output columns it reaches, four
  * channels at a time in locals (`filterGradientMultiplier1`; as SIMD code, `filterGradientSimd`,
- * when the channels come in fours). Other cases are typed-array loops
+ * one call per tap and image, when the channels come in fours). Other cases are typed-array loops
  * over the wasm heap that visit (batch, output pixel, filter tap) once and run the channel loop
  * innermost, where memory is contiguous.
  */
@@ -148,8 +148,43 @@ function filterGradientMultiplier1(xs: Float32Array, dys: Float32Array, dw: Floa
 }
 
 /**
- * `filterGradientMultiplier1` as SIMD code, for channels in fours: the same output-column
- * runs, and the same float64 sums in the same order (simd/wat.ts, depthwiseFilterTap).
+ * Calls `visit` once per (fh, fw, b), tap-major, with the block of output rows and columns whose
+ * input pixel is inside the image: the tap's index, the element offsets of the block's first x
+ * and dy values, the columns per row (x steps stride * C elements per column, dy C), the rows,
+ * and the element steps from one row to the next in x and dy.
+ */
+function forEachTapBlock(
+  info: tf.backend_util.Conv2DInfo,
+  visit: (tap: number, xFirst: number, dyFirst: number, count: number, rows: number, xRowStep: number, dyRowStep: number) => void,
+): void {
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  for (let fh = 0; fh < filterHeight; fh++) {
+    const down = fh * dilationHeight - top; // ih = oh * strideHeight + down
+    const ohLo = down >= 0 ? 0 : Math.ceil(-down / strideHeight);
+    const ohHi = Math.min(outHeight, Math.floor((inHeight - 1 - down) / strideHeight) + 1);
+    if (ohLo >= ohHi) continue;
+    for (let fw = 0; fw < filterWidth; fw++) {
+      const shift = fw * dilationWidth - left; // iw = ow * strideWidth + shift
+      const owLo = shift >= 0 ? 0 : Math.ceil(-shift / strideWidth);
+      const owHi = Math.min(outWidth, Math.floor((inWidth - 1 - shift) / strideWidth) + 1);
+      if (owLo >= owHi) continue;
+      for (let b = 0; b < batchSize; b++) {
+        const xFirst = ((b * inHeight + ohLo * strideHeight + down) * inWidth + owLo * strideWidth + shift) * C;
+        const dyFirst = ((b * outHeight + ohLo) * outWidth + owLo) * C;
+        visit(fh * filterWidth + fw, xFirst, dyFirst, owHi - owLo, ohHi - ohLo, strideHeight * inWidth * C, outWidth * C);
+      }
+    }
+  }
+}
+
+/**
+ * The filter gradient with channel multiplier 1 as SIMD code, for channels in fours: per tap
+ * and image, one call sums x * dy over the tap's block of output pixels, each row in float32
+ * and the rows in float64 (simd/wat.ts, depthwiseFilterTap). Rows go in the order (b, oh) of
+ * `filterGradientMultiplier1`; only the sum within a row differs from it (float32 there).
  */
 function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.TensorInfo, dy: tf.TensorInfo, dwInfo: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): void {
   const C = info.inChannels;
@@ -162,17 +197,10 @@ function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.Tenso
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const xStep = info.strideWidth * C * 4;
-  // Each tap's runs in visiting order, tap after tap: a tap's sums are one thread's to add.
-  const runs: number[][] = Array.from({ length: taps }, () => []);
-  forEachTapRun(info, (tap, xFirst, dyFirst, count) => {
-    runs[tap]!.push(xFirst, dyFirst, count);
-  });
+  // A tap's calls are recorded one after another: its sums are one thread's to add.
   const batch = new CallBatch(simd, backendMemory(backend)!);
-  runs.forEach((list, tap) => {
-    for (let i = 0; i < list.length; i += 3) {
-      const count = list[i + 2]!;
-      batch.add('depthwiseFilterTap', tap, count * C, xAt + 4 * list[i]!, dyAt + 4 * list[i + 1]!, count, xStep, sums + 8 * tap * C, C);
-    }
+  forEachTapBlock(info, (tap, xFirst, dyFirst, count, rows, xRowStep, dyRowStep) => {
+    batch.add('depthwiseFilterTap', tap, count * rows * C, xAt + 4 * xFirst, dyAt + 4 * dyFirst, count, xStep, sums + 8 * tap * C, C, rows, 4 * xRowStep, 4 * dyRowStep);
   });
   batch.run();
   simd.storeScaled(sums, heapF32(backend, dwInfo).byteOffset, taps * C, 1);

@@ -149,23 +149,33 @@ describe('the SIMD kernels', () => {
     expectSameBits(dx, want);
   });
 
-  it('a depthwise filter tap sums x * dy over the columns in float64, bit for bit with the JS loop', async () => {
+  it('a depthwise filter tap sums each row of x * dy in float32 (even and odd columns apart), the rows in float64, bit for bit', async () => {
     const { k, f32, f64 } = await kernelsOnFreshMemory(true);
     const c = 8;
     const count = 11;
     const stride = 2;
-    const x = f32(count * stride * c);
-    const dy = f32(count * c);
+    const rows = 3;
+    // Rows of x lie 2 * count * stride * c floats apart (a stride-2 tap), rows of dy count * c + c (a wider image).
+    const xRow = 2 * count * stride * c;
+    const dyRow = count * c + c;
+    const x = f32(rows * xRow);
+    const dy = f32(rows * dyRow);
     x.set(values(x.length, 6));
     dy.set(values(dy.length, 7));
     const sums = f64(c);
     sums.fill(0.5);
-    k.depthwiseFilterTap(x.byteOffset, dy.byteOffset, count, stride * c * 4, sums.byteOffset, c);
+    k.depthwiseFilterTap(x.byteOffset, dy.byteOffset, count, stride * c * 4, sums.byteOffset, c, rows, xRow * 4, dyRow * 4);
+    const f = Math.fround;
     const want = new Float64Array(c).fill(0.5);
     for (let j = 0; j < c; j++) {
-      let s = 0;
-      for (let ow = 0; ow < count; ow++) s += x[ow * stride * c + j]! * dy[ow * c + j]!;
-      want[j] = want[j]! + s;
+      for (let r = 0; r < rows; r++) {
+        const part = [0, 0];
+        for (let ow = 0; ow < count; ow++) {
+          const p = ow & 1;
+          part[p] = f(part[p]! + f(x[r * xRow + ow * stride * c + j]! * dy[r * dyRow + ow * c + j]!));
+        }
+        want[j] = want[j]! + f(part[0]! + part[1]!);
+      }
     }
     expectSameBits(sums, want);
   });

@@ -53,7 +53,7 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
         pointwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!);
         break;
       case 1:
-        depthwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!);
+        depthwise(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!, records[at + 9]!);
         break;
       case 2:
         depthwiseInput(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!, records[at + 9]!);

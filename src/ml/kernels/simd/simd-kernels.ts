@@ -26,7 +26,7 @@ export interface SimdKernels {
   sumSquaresInto(x: number, acc: number, rows: number, c: number): void;
   storeScaled(acc: number, out: number, c: number, scale: number): void;
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
-  depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number): void;
+  depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number, rows: number, xRowStep: number, dyRowStep: number): void;
   pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number, xStride: number, dStride: number): void;
   depthwiseInputRow(dy: number, w: number, dx: number, outWidth: number, inWidth: number, taps: number, stride: number, left: number, c: number): void;
   adamStep(next: number, w: number, m: number, v: number, g: number, n: number, beta1: number, beta2: number, oneMinusBeta1: number,

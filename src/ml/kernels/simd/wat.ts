@@ -294,33 +294,53 @@ const BATCH_NORM_GRAD = `
 `;
 
 const DEPTHWISE_FILTER_GRAD = `
-  ;; One tap of a depthwise filter gradient (channel multiplier 1) over one output row: for each
-  ;; 4 channels, s = the sum over \`count\` output columns of x * dy in float64 (x stepping xStep
-  ;; bytes, dy c floats), then sums[channel] (float64) += s.
+  ;; One tap of a depthwise filter gradient (channel multiplier 1) over \`rows\` output rows of
+  ;; \`count\` columns each: for each 4 channels and each row, s = the float32 sum of x * dy over
+  ;; the row's columns (even and odd columns in two sums, then added; x stepping xStep bytes, dy
+  ;; c floats), then sums[channel] (float64) += s, row after row. The next row's x and dy start
+  ;; xRowStep and dyRowStep bytes further.
   (func (export "depthwiseFilterTap") (param $x i32) (param $dy i32) (param $count i32) (param $xStep i32) (param $sums i32) (param $c i32)
-    (local $cBytes i32) (local $j i32) (local $xi i32) (local $di i32) (local $n i32) (local $at i32)
-    (local $xv v128) (local $gv v128) (local $sLo v128) (local $sHi v128)
+        (param $rows i32) (param $xRowStep i32) (param $dyRowStep i32)
+    (local $cBytes i32) (local $j i32) (local $xi i32) (local $di i32) (local $n i32) (local $at i32) (local $r i32)
+    (local $xr i32) (local $dr i32) (local $xStep2 i32) (local $cBytes2 i32)
+    (local $s0 v128) (local $s1 v128) (local $sLo v128) (local $sHi v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $cBytes2 (i32.shl (local.get $cBytes) (i32.const 1)))
+    (local.set $xStep2 (i32.shl (local.get $xStep) (i32.const 1)))
     (block $done (loop $channels
       (br_if $done (i32.ge_u (local.get $j) (local.get $cBytes)))
-      (local.set $sLo (v128.const i64x2 0 0))
-      (local.set $sHi (v128.const i64x2 0 0))
-      (local.set $xi (i32.add (local.get $x) (local.get $j)))
-      (local.set $di (i32.add (local.get $dy) (local.get $j)))
-      (local.set $n (local.get $count))
-      (block $columnsDone (loop $columns
-        (br_if $columnsDone (i32.eqz (local.get $n)))
-        (local.set $xv (v128.load (local.get $xi)))
-        (local.set $gv (v128.load (local.get $di)))
-        (local.set $sLo (f64x2.add (local.get $sLo) (f64x2.mul ${lo('(local.get $xv)')} ${lo('(local.get $gv)')})))
-        (local.set $sHi (f64x2.add (local.get $sHi) (f64x2.mul ${hi('(local.get $xv)')} ${hi('(local.get $gv)')})))
-        (local.set $xi (i32.add (local.get $xi) (local.get $xStep)))
-        (local.set $di (i32.add (local.get $di) (local.get $cBytes)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $columns)))
       (local.set $at (i32.add (local.get $sums) (i32.shl (local.get $j) (i32.const 1))))
-      ${accumulate('(local.get $at)', '(local.get $sLo)')}
-      ${accumulate('(i32.add (local.get $at) (i32.const 16))', '(local.get $sHi)')}
+      (local.set $sLo (v128.load (local.get $at)))
+      (local.set $sHi (v128.load offset=16 (local.get $at)))
+      (local.set $xr (i32.add (local.get $x) (local.get $j)))
+      (local.set $dr (i32.add (local.get $dy) (local.get $j)))
+      (local.set $r (local.get $rows))
+      (block $rowsDone (loop $eachRow
+        (br_if $rowsDone (i32.eqz (local.get $r)))
+        (local.set $s0 (v128.const i64x2 0 0))
+        (local.set $s1 (v128.const i64x2 0 0))
+        (local.set $xi (local.get $xr))
+        (local.set $di (local.get $dr))
+        (local.set $n (local.get $count))
+        (block $pairsDone (loop $pairs
+          (br_if $pairsDone (i32.lt_u (local.get $n) (i32.const 2)))
+          (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load (local.get $xi)) (v128.load (local.get $di)))))
+          (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (v128.load (i32.add (local.get $xi) (local.get $xStep))) (v128.load (i32.add (local.get $di) (local.get $cBytes))))))
+          (local.set $xi (i32.add (local.get $xi) (local.get $xStep2)))
+          (local.set $di (i32.add (local.get $di) (local.get $cBytes2)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 2)))
+          (br $pairs)))
+        (if (local.get $n)
+          (then (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (v128.load (local.get $xi)) (v128.load (local.get $di)))))))
+        (local.set $s0 (f32x4.add (local.get $s0) (local.get $s1)))
+        (local.set $sLo (f64x2.add (local.get $sLo) ${lo('(local.get $s0)')}))
+        (local.set $sHi (f64x2.add (local.get $sHi) ${hi('(local.get $s0)')}))
+        (local.set $xr (i32.add (local.get $xr) (local.get $xRowStep)))
+        (local.set $dr (i32.add (local.get $dr) (local.get $dyRowStep)))
+        (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+        (br $eachRow)))
+      (v128.store (local.get $at) (local.get $sLo))
+      (v128.store offset=16 (local.get $at) (local.get $sHi))
       (local.set $j (i32.add (local.get $j) (i32.const 16)))
       (br $channels))))
 `;
