@@ -346,6 +346,53 @@ const DEPTHWISE_FILTER_GRAD = `
 `;
 
 
+/**
+ * im2col for positions whose whole window lies inside the image: for each of \`count\`
+ * positions, \`segs\` segments (filter rows) of \`segLen\` floats each (a filter row's KW * CI
+ * contiguous input floats), segment k read \`segStep\` bytes after segment k - 1, written one
+ * after another, then zeros up to the position's \`stride\` bytes. The next position's window
+ * starts \`xStep\` bytes further in x. Copies run four floats at a time, never past a segment.
+ */
+const IM2COL = `
+  (func (export "im2colRun") (param $x i32) (param $cols i32) (param $count i32) (param $xStep i32) (param $segLen i32)
+        (param $segs i32) (param $segStep i32) (param $stride i32)
+    (local $p i32) (local $k i32) (local $src i32) (local $dst i32) (local $end i32) (local $posEnd i32)
+    (local $segBytes i32)
+    (local.set $segBytes (i32.shl (local.get $segLen) (i32.const 2)))
+    (block $done (loop $positions
+      (br_if $done (i32.ge_u (local.get $p) (local.get $count)))
+      (local.set $dst (local.get $cols))
+      (local.set $k (i32.const 0))
+      (block $segsDone (loop $eachSeg
+        (br_if $segsDone (i32.ge_u (local.get $k) (local.get $segs)))
+        (local.set $src (i32.add (local.get $x) (i32.mul (local.get $k) (local.get $segStep))))
+        (local.set $end (i32.add (local.get $dst) (local.get $segBytes)))
+        (block $vecDone (loop $vec
+          (br_if $vecDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $end)))
+          (v128.store (local.get $dst) (v128.load (local.get $src)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (local.set $src (i32.add (local.get $src) (i32.const 16)))
+          (br $vec)))
+        (block $tailDone (loop $tail
+          (br_if $tailDone (i32.ge_u (local.get $dst) (local.get $end)))
+          (f32.store (local.get $dst) (f32.load (local.get $src)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (local.set $src (i32.add (local.get $src) (i32.const 4)))
+          (br $tail)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $eachSeg)))
+      (local.set $posEnd (i32.add (local.get $cols) (local.get $stride)))
+      (block $zerosDone (loop $zeros
+        (br_if $zerosDone (i32.ge_u (local.get $dst) (local.get $posEnd)))
+        (f32.store (local.get $dst) (f32.const 0))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+        (br $zeros)))
+      (local.set $cols (local.get $posEnd))
+      (local.set $x (i32.add (local.get $x) (local.get $xStep)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $positions))))
+`;
+
 /** Accumulator k (0-7) of a pointwise block: row k >> 1 (ci), vector k & 1 (co), at $ap. */
 function accAddress(k: number): string {
   const row = k >> 1;
@@ -503,5 +550,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${OPTIMIZER_STEPS})\n`;
 }
