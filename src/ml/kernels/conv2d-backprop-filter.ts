@@ -153,7 +153,7 @@ function viaIm2col(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorInfo, in
   const rows = filterHeight * filterWidth * inChannels;
   const dyT = runKernel('Transpose', backend, { x: viewAs(dy, [positions, outChannels]) }, { perm: [1, 0] });
   const colsInfo = backend.makeOutput([positions, rows], 'float32');
-  fillCols(heapF32(backend, x), heapF32(backend, colsInfo), info);
+  fillCols(heapF32(backend, x), heapF32(backend, colsInfo), info, undefined, simdKernels(backend));
   const dwT = runKernel('BatchMatMul', backend, {
     a: viewAs(dyT, [1, outChannels, positions]),
     b: viewAs(colsInfo, [1, positions, rows]),

@@ -4,12 +4,14 @@
  *   (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input);
  * - replaced: the backend has one, but a scalar loop that dominated the training profile
  *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum and Mean over consecutive
- *   axes before the last, per-channel FusedBatchNorm, Identity without a copy).
+ *   axes before the last, per-channel FusedBatchNorm, Identity without a copy, Add of a bias
+ *   to [..., C]).
  * Call after the wasm backend is initialised: the backend's own kernels must have run their
  * setup (which binds their C functions) before we capture them for delegation.
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { biasAddConfig, installReluGradient } from './bias-relu.js';
 import { fusedBatchNormConfig } from './batch-norm.js';
 import { installBatchNormGradient } from './batch-norm-grad.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
@@ -32,6 +34,7 @@ export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
   meanConfig,
   fusedBatchNormConfig,
   identityConfig,
+  biasAddConfig,
 ];
 
 const installed = new Set<string>();
@@ -40,6 +43,7 @@ const installed = new Set<string>();
 export function registerWasmKernels(configs: readonly tf.KernelConfig[] = PROJECT_WASM_KERNELS): string[] {
   installBatchNormGradient(); // FusedBatchNorm's gradient without Tile, fused on wasm
   installMeanGradient(); // Mean's gradient without a full-size ones tensor
+  installReluGradient(); // ReLU's gradient as one pass instead of Step, Cast and Multiply
   for (const config of configs) {
     if (installed.has(config.kernelName)) continue;
     captureOriginal(config.kernelName);

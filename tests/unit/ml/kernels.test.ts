@@ -266,6 +266,38 @@ describe('project wasm kernels match the cpu backend', () => {
     expect(await worstError('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 })).toBeLessThan(TOLERANCE);
   });
 
+  it.each([
+    [[5, 3, 8], [8]], [[8], [5, 3, 8]], [[7, 12], [12]], [[4, 6], [6]], [[2, 3], [2, 3]], [[3, 1], [1, 4]], [[2, 5, 4], [4]],
+  ] as [Shape, Shape][])('Add a=%j b=%j: the same bits as the cpu backend (a bias over the last axis in one SIMD pass)', async (aShape, bShape) => {
+    const inputs = { a: { shape: aShape, seed: 41 }, b: { shape: bShape, seed: 42 } };
+    const [cpu, wasm] = [await runOn('cpu', 'Add', inputs, {}), await runOn('wasm', 'Add', inputs, {})];
+    expect(Array.from(wasm)).toEqual(Array.from(cpu));
+  });
+
+  it("ReLU's gradient is tfjs's dy * step(x) to the bit, zeros, NaN and infinities included", async () => {
+    const xs = [0, -0, 1.5, -2, Number.NaN, 3e-39, -3e-39, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0.25, -0.75, 7];
+    const dys = [-1, 2, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 0.5, -4, Number.NaN, -1, 3, -0, 1e30, -2];
+    // 3 x 12 values: whole SIMD vectors and a JS tail of 0-3 values, for 36, 35, 34 and 33 elements.
+    for (const n of [36, 35, 34, 33]) {
+      const x = Float32Array.from({ length: n }, (_, i) => xs[i % xs.length]! * (1 + Math.floor(i / xs.length)));
+      const dy = Float32Array.from({ length: n }, (_, i) => dys[(i * 5) % dys.length]!);
+      const results: Float32Array[] = [];
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await tf.setBackend(backend);
+        const [xt, dyt] = [tf.tensor1d(x), tf.tensor1d(dy)];
+        const before = tf.memory().numTensors;
+        const dx = tf.grad((t: tf.Tensor) => tf.relu(t))(xt, dyt);
+        results.push((await dx.data()) as Float32Array);
+        dx.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([xt, dyt]);
+      }
+      await tf.setBackend('cpu');
+      const reference = tf.tidy(() => tf.mul(tf.tensor1d(dy), tf.cast(tf.step(tf.tensor1d(x)), 'float32')).dataSync() as Float32Array);
+      for (const r of results) expect(new Uint32Array(r.buffer)).toEqual(new Uint32Array(reference.slice().buffer));
+    }
+  });
+
   it('Identity shares the heap buffer (no copy), and the data lives until its last tensor goes', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as unknown as { numDataIds(): number; getMemoryOffset(dataId: object): number };

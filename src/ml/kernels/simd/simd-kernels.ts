@@ -28,6 +28,8 @@ export interface SimdKernels {
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number, rows: number, xRowStep: number, dyRowStep: number): void;
   pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number, xStride: number, dStride: number): void;
+  reluGrad(dy: number, x: number, dx: number, n: number): void;
+  addRows(x: number, b: number, y: number, rows: number, c: number): void;
   im2colRun(x: number, cols: number, count: number, xStep: number, segLen: number, segs: number, segStep: number, stride: number): void;
   depthwiseInputRow(dy: number, w: number, dx: number, outWidth: number, inWidth: number, taps: number, stride: number, left: number, c: number): void;
   adamStep(next: number, w: number, m: number, v: number, g: number, n: number, beta1: number, beta2: number, oneMinusBeta1: number,

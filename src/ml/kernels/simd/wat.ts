@@ -347,6 +347,45 @@ const DEPTHWISE_FILTER_GRAD = `
 
 
 /**
+ * Elementwise passes the training step runs on every biased ReLU layer, n in fours:
+ * reluGrad: dx = dy * step(x), step(x) = 1 for x > 0, NaN for NaN, else 0 (tfjs's gradient,
+ * Multiply(dy, Cast(Step(x))), as one pass, the same float32 products);
+ * addRows: y[r, :] = x[r, :] + b for rows of c floats (a bias added to [..., c]).
+ */
+const ELEMENTWISE = `
+  (func (export "reluGrad") (param $dy i32) (param $x i32) (param $dx i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $s v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $v (v128.load (local.get $x)))
+      (local.set $s (v128.and (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 1 1 1 1)))
+      (local.set $s (v128.bitselect (local.get $v) (local.get $s) (f32x4.ne (local.get $v) (local.get $v))))
+      (v128.store (local.get $dx) (f32x4.mul (v128.load (local.get $dy)) (local.get $s)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+      (local.set $dx (i32.add (local.get $dx) (i32.const 16)))
+      (br $next))))
+
+  (func (export "addRows") (param $x i32) (param $b i32) (param $y i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $r i32)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    (block $done (loop $eachRow
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $rowDone (loop $columns
+        (br_if $rowDone (i32.ge_u (local.get $j) (local.get $cBytes)))
+        (v128.store (i32.add (local.get $y) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $b) (local.get $j)))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $columns)))
+      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
+      (local.set $y (i32.add (local.get $y) (local.get $cBytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+`;
+
+/**
  * im2col for positions whose whole window lies inside the image: for each of \`count\`
  * positions, \`segs\` segments (filter rows) of \`segLen\` floats each (a filter row's KW * CI
  * contiguous input floats), segment k read \`segStep\` bytes after segment k - 1, written one
@@ -550,5 +589,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${OPTIMIZER_STEPS})\n`;
 }
