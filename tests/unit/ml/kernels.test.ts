@@ -88,6 +88,13 @@ const CONV_CASES: [Shape, Shape, number, Pad][] = [
   [[2, 8, 8, 1], [3, 3, 1, 4], 1, 'same'],
   [[2, 9, 8, 1], [4, 4, 1, 3], 1, 'same'],
   [[2, 6, 6, 16], [1, 1, 16, 4], 1, 'valid'],
+  // Input channels in 32s at stride 1: the input gradient by tap passes ('same' with odd and even
+  // filters, 'valid', 1x1, 5x5, several 32-blocks).
+  [[2, 7, 7, 32], [3, 3, 32, 8], 1, 'valid'],
+  [[2, 6, 5, 32], [3, 3, 32, 12], 1, 'same'],
+  [[3, 5, 5, 32], [2, 2, 32, 4], 1, 'same'],
+  [[1, 7, 6, 64], [5, 5, 64, 4], 1, 'same'],
+  [[2, 4, 4, 96], [1, 1, 96, 8], 1, 'valid'],
   // 1x1 stride 1 with channels in fours and eights (the SIMD pointwise pass): pixel counts
   // below, at and past its 64-pixel tile, 'same' and 'valid'.
   [[2, 5, 5, 8], [1, 1, 8, 16], 1, 'same'],

@@ -54,13 +54,13 @@ describe('the SIMD kernels', () => {
   it('run on the single-threaded backend too (its memory is the module\'s own export)', () => {
     const script = fileURLToPath(new URL('./simd-single-thread.ts', import.meta.url));
     const runTs = fileURLToPath(new URL('../../../bin/run-ts.mjs', import.meta.url));
-    const child = spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', timeout: 60_000 });
+    const child = spawnSync(process.execPath, [runTs, script], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
     expect(child.status, child.stderr.slice(-2000)).toBe(0);
     const out = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { threads: number; simd: boolean; reason: string | null; hardSwish: number[]; filterGradients: number[][] };
     expect(out).toMatchObject({ threads: 1, simd: true, reason: null });
     // Four values through SIMD, the fifth through the JS tail (JSON carries -0 as 0).
     expect(out.hardSwish).toEqual([0, -1 / 3, 0, 2 * 5 / 6, 5].map(Math.fround));
-    // Here (two threads) a helper thread shares the filter gradients' SIMD calls; one thread computes the same bits.
+    // Here (two threads) a helper thread shares the filter and input gradients' SIMD calls; one thread computes the same bits.
     expect(simdHelperCount(backendMemory(tf.backend() as BackendWasm)!)).toBe(1);
     const before = splitCallBatches();
     const here = splitFilterGradients();

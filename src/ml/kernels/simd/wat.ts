@@ -499,6 +499,90 @@ const POINTWISE_FILTER_GRAD = `
       (br $tiles))))
 `;
 
+const TAP_ACC = [0, 1, 2, 3, 4, 5, 6, 7];
+/** Accumulator k of a 4-pixel x 8-channel tile: pixel k >> 1, vector k & 1. */
+const tileLoads = TAP_ACC.map((k) => `(local.set $a${k} (v128.load offset=${(k & 1) * 16} (i32.add (local.get $xp) (i32.mul (local.get $ciBytes) (i32.const ${k >> 1})))))`).join('\n            ');
+const tileStores = TAP_ACC.map((k) => `(v128.store offset=${(k & 1) * 16} (i32.add (local.get $xp) (i32.mul (local.get $ciBytes) (i32.const ${k >> 1}))) (local.get $a${k}))`).join('\n            ');
+const tileMacs = [0, 1, 2, 3].map((p) => `(local.set $s (v128.load32_splat ${p === 0 ? '(local.get $dp)' : `(i32.add (local.get $dp) (i32.mul (local.get $coBytes) (i32.const ${p})))`}))
+              (local.set $a${2 * p} (f32x4.add (local.get $a${2 * p}) (f32x4.mul (local.get $s) (local.get $w0))))
+              (local.set $a${2 * p + 1} (f32x4.add (local.get $a${2 * p + 1}) (f32x4.mul (local.get $s) (local.get $w1))))`).join('\n              ');
+/**
+ * One filter tap's share of a stride-1 convolution's input gradient over a block of \`rows\` x
+ * \`count\` pixels: dx[p][i] += sum over o of dy[p][o] * wt[o][i] (wt: the tap's filter, [co][ci]),
+ * for ci in eights. Tiles of 4 pixels x 8 channels hold their dx values in eight f32x4 locals
+ * while the co products accumulate (a row's last 0-3 pixels one at a time). Pixels within a row
+ * are consecutive (co floats apart in dy, ci in dx); rows start dyRowStep and dxRowStep bytes apart.
+ */
+const TAP_INPUT_GRAD = `
+  (func (export "tapInputRows") (param $dy i32) (param $wt i32) (param $dx i32) (param $count i32) (param $rows i32)
+        (param $co i32) (param $ci i32) (param $dyRowStep i32) (param $dxRowStep i32)
+    (local $r i32) (local $p i32) (local $nb i32) (local $k i32) (local $dp i32) (local $xp i32) (local $wp i32) (local $s v128)
+    (local $dyRow i32) (local $dxRow i32) (local $ciBytes i32) (local $coBytes i32) (local $w0 v128) (local $w1 v128) (local $tiles i32)
+    ${TAP_ACC.map((j) => `(local $a${j} v128)`).join(' ')}
+    (local.set $ciBytes (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $coBytes (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $tiles (i32.and (local.get $count) (i32.const -4)))
+    (local.set $dyRow (local.get $dy))
+    (local.set $dxRow (local.get $dx))
+    (block $rowsDone (loop $eachRow
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $p (i32.const 0))
+      (block $tilesDone (loop $eachTile
+        (br_if $tilesDone (i32.ge_u (local.get $p) (local.get $tiles)))
+        (local.set $nb (i32.const 0))
+        (block $blocksDone (loop $eachBlock
+          (br_if $blocksDone (i32.ge_u (local.get $nb) (local.get $ciBytes)))
+          (local.set $xp (i32.add (i32.add (local.get $dxRow) (i32.mul (local.get $p) (local.get $ciBytes))) (local.get $nb)))
+          ${tileLoads}
+          (local.set $dp (i32.add (local.get $dyRow) (i32.mul (local.get $p) (local.get $coBytes))))
+          (local.set $wp (i32.add (local.get $wt) (local.get $nb)))
+          (local.set $k (local.get $co))
+          (block $kDone (loop $eachK
+            (br_if $kDone (i32.eqz (local.get $k)))
+            (local.set $w0 (v128.load (local.get $wp)))
+            (local.set $w1 (v128.load offset=16 (local.get $wp)))
+            ${tileMacs}
+            (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+            (local.set $wp (i32.add (local.get $wp) (local.get $ciBytes)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $eachK)))
+          ${tileStores}
+          (local.set $nb (i32.add (local.get $nb) (i32.const 32)))
+          (br $eachBlock)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $eachTile)))
+      (block $restDone (loop $eachRest
+        (br_if $restDone (i32.ge_u (local.get $p) (local.get $count)))
+        (local.set $nb (i32.const 0))
+        (block $restBlocksDone (loop $eachRestBlock
+          (br_if $restBlocksDone (i32.ge_u (local.get $nb) (local.get $ciBytes)))
+          (local.set $xp (i32.add (i32.add (local.get $dxRow) (i32.mul (local.get $p) (local.get $ciBytes))) (local.get $nb)))
+          (local.set $a0 (v128.load (local.get $xp)))
+          (local.set $a1 (v128.load offset=16 (local.get $xp)))
+          (local.set $dp (i32.add (local.get $dyRow) (i32.mul (local.get $p) (local.get $coBytes))))
+          (local.set $wp (i32.add (local.get $wt) (local.get $nb)))
+          (local.set $k (local.get $co))
+          (block $restKDone (loop $eachRestK
+            (br_if $restKDone (i32.eqz (local.get $k)))
+            (local.set $s (v128.load32_splat (local.get $dp)))
+            (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (v128.load (local.get $wp)))))
+            (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $wp)))))
+            (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+            (local.set $wp (i32.add (local.get $wp) (local.get $ciBytes)))
+            (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+            (br $eachRestK)))
+          (v128.store (local.get $xp) (local.get $a0))
+          (v128.store offset=16 (local.get $xp) (local.get $a1))
+          (local.set $nb (i32.add (local.get $nb) (i32.const 32)))
+          (br $eachRestBlock)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $eachRest)))
+      (local.set $dyRow (i32.add (local.get $dyRow) (local.get $dyRowStep)))
+      (local.set $dxRow (i32.add (local.get $dxRow) (local.get $dxRowStep)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $eachRow))))
+`;
+
 const DEPTHWISE_INPUT_GRAD = `
   ;; One dy row's part of a depthwise input gradient (channel multiplier 1), one filter row:
   ;; dx[iw][c] += dy[ow][c] * w[k][c] for every output column ow and tap k whose input column
@@ -589,5 +673,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${TAP_INPUT_GRAD}\n${OPTIMIZER_STEPS})\n`;
 }
