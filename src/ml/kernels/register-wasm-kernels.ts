@@ -5,7 +5,7 @@
  * - replaced: the backend has one, but a scalar loop that dominated the training profile
  *   (Conv2DBackpropInput, MaxPoolGrad, transposed BatchMatMul, Sum and Mean over consecutive
  *   axes before the last, per-channel FusedBatchNorm, Identity without a copy, Add of a bias
- *   to [..., C]).
+ *   to [..., C], stride-1 Conv2D as tap passes).
  * Call after the wasm backend is initialised: the backend's own kernels must have run their
  * setup (which binds their C functions) before we capture them for delegation.
  */
@@ -16,6 +16,7 @@ import { fusedBatchNormConfig } from './batch-norm.js';
 import { installBatchNormGradient } from './batch-norm-grad.js';
 import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
+import { conv2dConfig } from './conv2d-taps.js';
 import { depthwiseConv2dBackpropFilterConfig, depthwiseConv2dBackpropInputConfig } from './depthwise-conv2d-backprop.js';
 import { identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max-pool-grad.js';
@@ -35,6 +36,7 @@ export const PROJECT_WASM_KERNELS: readonly tf.KernelConfig[] = [
   fusedBatchNormConfig,
   identityConfig,
   biasAddConfig,
+  conv2dConfig,
 ];
 
 const installed = new Set<string>();

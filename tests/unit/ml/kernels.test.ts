@@ -118,6 +118,13 @@ describe('project wasm kernels match the cpu backend', () => {
     expect(error).toBeLessThan(TOLERANCE);
   });
 
+  it.each(CONV_CASES)('Conv2D x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+    const error = await worstError('Conv2D', { x: { shape: xShape, seed: 7 }, filter: { shape: fShape, seed: 8 } }, {
+      strides: [s, s], pad, dataFormat: 'NHWC', dilations: [1, 1],
+    });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
   it.each(CONV_CASES)('Conv2DBackpropInput x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
     const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
     const error = await worstError('Conv2DBackpropInput', { dy: { shape: dyShape, seed: 3 }, filter: { shape: fShape, seed: 4 } }, {
