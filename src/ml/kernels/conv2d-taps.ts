@@ -9,12 +9,13 @@
  * - the input gradient (a = dy, out = dx, matrices W[kh, kw]^T), where XNNPACK's "full"
  *   convolution also multiplies the zero border: the same layer 14.1 -> 9.7-10.2 ms.
  * An image's calls form one group of a CallBatch, so helper threads split by images and the
- * bits do not depend on how many threads ran.
+ * bits do not depend on how many threads ran. On a threaded backend, work too small to split
+ * across our helper threads stays with XNNPACK, which spreads it over every thread.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { CallBatch } from './simd/simd-calls.js';
-import { type SimdKernels, backendMemory, simdKernels } from './simd/simd-kernels.js';
+import { backendMemory, simdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, runKernel } from './wasm-kernel-context.js';
 
 /** One side of a tap pass: a tensor's byte address and its [batch, rows, cols, channels] layout. */
@@ -31,12 +32,10 @@ interface Plane {
  * the tap's [a.channels, out.channels] matrix. out must be zeroed (or hold what to add to).
  */
 function tapPasses(
-  simd: SimdKernels, backend: BackendWasm, batchSize: number, a: Plane, out: Plane, taps: [number, number][],
-  matrixAt: (tap: number) => number,
+  batch: CallBatch, batchSize: number, a: Plane, out: Plane, taps: [number, number][], matrixAt: (tap: number) => number,
 ): void {
   const k = a.channels;
   const n = out.channels;
-  const batch = new CallBatch(simd, backendMemory(backend)!);
   const whole = taps.length === 1 && taps[0]![0] === 0 && taps[0]![1] === 0 && a.rows === out.rows && a.cols === out.cols;
   for (let b = 0; b < batchSize; b++) {
     if (whole) {
@@ -75,6 +74,8 @@ export function tapInputGradient(backend: BackendWasm, dy: tf.TensorInfo, filter
   if (!tapsApply(info, ci)) return undefined;
   const simd = simdKernels(backend);
   if (simd === undefined) return undefined;
+  const batch = new CallBatch(simd, backendMemory(backend)!);
+  if (!batch.outrunsXnnpack(batchSize * outHeight * outWidth * filterHeight * filterWidth * ci * co)) return undefined;
   const taps = filterHeight * filterWidth;
   const wtInfo = backend.makeOutput([taps, co, ci], 'float32');
   const dxInfo = backend.makeOutput([batchSize, inHeight, inWidth, ci], 'float32');
@@ -90,7 +91,7 @@ export function tapInputGradient(backend: BackendWasm, dy: tf.TensorInfo, filter
   dx.fill(0);
   const shifts: [number, number][] = [];
   for (let kh = 0; kh < filterHeight; kh++) for (let kw = 0; kw < filterWidth; kw++) shifts.push([info.padInfo.top - kh, info.padInfo.left - kw]);
-  tapPasses(simd, backend, batchSize, { at: heapF32(backend, dy).byteOffset, rows: outHeight, cols: outWidth, channels: co },
+  tapPasses(batch, batchSize, { at: heapF32(backend, dy).byteOffset, rows: outHeight, cols: outWidth, channels: co },
     { at: dx.byteOffset, rows: inHeight, cols: inWidth, channels: ci }, shifts, (tap) => wt.byteOffset + 4 * tap * co * ci);
   dispose(backend, wtInfo);
   return dxInfo;
@@ -113,13 +114,15 @@ function conv2d({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConf
   );
   if (!tapsApply(info, info.outChannels) || info.inChannels < 8) return runKernel('Conv2D', backend, inputs, attrs);
   const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, outChannels: co, filterHeight, filterWidth } = info;
+  const batch = new CallBatch(simd, backendMemory(backend)!);
+  if (!batch.outrunsXnnpack(batchSize * outHeight * outWidth * filterHeight * filterWidth * ci * co)) return runKernel('Conv2D', backend, inputs, attrs);
   const yInfo = backend.makeOutput([batchSize, outHeight, outWidth, co], 'float32');
   const y = heapF32(backend, yInfo);
   y.fill(0);
   const shifts: [number, number][] = [];
   for (let kh = 0; kh < filterHeight; kh++) for (let kw = 0; kw < filterWidth; kw++) shifts.push([kh - info.padInfo.top, kw - info.padInfo.left]);
   const w = heapF32(backend, filter).byteOffset;
-  tapPasses(simd, backend, batchSize, { at: heapF32(backend, x).byteOffset, rows: inHeight, cols: inWidth, channels: ci },
+  tapPasses(batch, batchSize, { at: heapF32(backend, x).byteOffset, rows: inHeight, cols: inWidth, channels: ci },
     { at: y.byteOffset, rows: outHeight, cols: outWidth, channels: co }, shifts, (tap) => w + 4 * tap * ci * co);
   return yInfo;
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
 import { PROJECT_WASM_KERNELS } from '../../../src/ml/kernels/register-wasm-kernels.js';
+import { setMinSplitWork, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
 type Shape = number[];
@@ -110,27 +111,46 @@ describe('project wasm kernels match the cpu backend', () => {
     }
   });
 
-  it.each(CONV_CASES)('Conv2DBackpropFilter x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
-    const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
-    const error = await worstError('Conv2DBackpropFilter', { x: { shape: xShape, seed: 1 }, dy: { shape: dyShape, seed: 2 } }, {
-      strides: [s, s], pad, dataFormat: 'NHWC', filterShape: fShape,
+  // Small work splits across helper threads as if it were large: on a threaded backend that is
+  // the only way small stride-1 cases reach the SIMD tap passes (which XNNPACK otherwise runs),
+  // and the filter gradients' calls get shared.
+  describe.each([false, true])('with every call batch split across helper threads: %s', (splitAll) => {
+    let previous = 0;
+    let splitBefore = 0;
+    beforeAll(() => {
+      previous = splitAll ? setMinSplitWork(0) : 0;
+      splitBefore = splitCallBatches();
     });
-    expect(error).toBeLessThan(TOLERANCE);
-  });
+    afterAll(() => {
+      if (splitAll) setMinSplitWork(previous);
+    });
 
-  it.each(CONV_CASES)('Conv2D x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
-    const error = await worstError('Conv2D', { x: { shape: xShape, seed: 7 }, filter: { shape: fShape, seed: 8 } }, {
-      strides: [s, s], pad, dataFormat: 'NHWC', dilations: [1, 1],
+    it.each(CONV_CASES)('Conv2D x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+      const error = await worstError('Conv2D', { x: { shape: xShape, seed: 7 }, filter: { shape: fShape, seed: 8 } }, {
+        strides: [s, s], pad, dataFormat: 'NHWC', dilations: [1, 1],
+      });
+      expect(error).toBeLessThan(TOLERANCE);
     });
-    expect(error).toBeLessThan(TOLERANCE);
-  });
 
-  it.each(CONV_CASES)('Conv2DBackpropInput x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
-    const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
-    const error = await worstError('Conv2DBackpropInput', { dy: { shape: dyShape, seed: 3 }, filter: { shape: fShape, seed: 4 } }, {
-      strides: [s, s], pad, dataFormat: 'NHWC', inputShape: xShape,
+    it.each(CONV_CASES)('Conv2DBackpropFilter x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+      const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
+      const error = await worstError('Conv2DBackpropFilter', { x: { shape: xShape, seed: 1 }, dy: { shape: dyShape, seed: 2 } }, {
+        strides: [s, s], pad, dataFormat: 'NHWC', filterShape: fShape,
+      });
+      expect(error).toBeLessThan(TOLERANCE);
     });
-    expect(error).toBeLessThan(TOLERANCE);
+
+    it.each(CONV_CASES)('Conv2DBackpropInput x=%j filter=%j stride=%i pad=%s', async (xShape, fShape, s, pad) => {
+      const dyShape = [xShape[0]!, convOut(xShape[1]!, fShape[0]!, s, pad), convOut(xShape[2]!, fShape[1]!, s, pad), fShape[3]!];
+      const error = await worstError('Conv2DBackpropInput', { dy: { shape: dyShape, seed: 3 }, filter: { shape: fShape, seed: 4 } }, {
+        strides: [s, s], pad, dataFormat: 'NHWC', inputShape: xShape,
+      });
+      expect(error).toBeLessThan(TOLERANCE);
+    });
+
+    it.runIf(splitAll)('shared those calls with a helper thread', () => {
+      expect(splitCallBatches()).toBeGreaterThan(splitBefore + 20);
+    });
   });
 
   // [x shape, window, stride, pad]

@@ -38,7 +38,14 @@ const MAX_HELPERS = 15;
  * inside MobileNetV3-Small's step (batches of 1-33M) profiles could not tell split from unsplit
  * within this machine's noise; small-cnn's 3x3 32->64 filter gradient (142M) went ~12.5 -> 7.5 ms.
  */
-const MIN_SPLIT_WORK = 40_000_000;
+let MIN_SPLIT_WORK = 40_000_000;
+
+/** Sets the work from which batches split across helper threads (tests drive small cases through the split path); returns the previous value. */
+export function setMinSplitWork(work: number): number {
+  const previous = MIN_SPLIT_WORK;
+  MIN_SPLIT_WORK = work;
+  return previous;
+}
 /** How long the calling thread waits for a helper before it gives up (the helper is gone or stuck). */
 const HELPER_TIMEOUT_MS = 60_000;
 
@@ -147,6 +154,16 @@ export class CallBatch {
   /** Threads `run` would split calls worth `work` across (1 + helpers sharing this memory, or 1): kernels then record finer calls. */
   threadsFor(work: number): number {
     return this.shared === undefined || work < MIN_SPLIT_WORK ? 1 : 1 + this.shared.workers.length;
+  }
+
+  /**
+   * Whether work of this size runs at least as parallel here as in XNNPACK: always on a
+   * single-threaded backend; on a threaded one (XNNPACK spreads its kernels over every wasm
+   * thread) only where a batch splits across the helpers. Kernels that could hand the work to
+   * XNNPACK instead ask this first.
+   */
+  outrunsXnnpack(work: number): boolean {
+    return this.shared === undefined || work >= MIN_SPLIT_WORK;
   }
 
   /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
