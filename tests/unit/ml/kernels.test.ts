@@ -153,6 +153,16 @@ describe('project wasm kernels match the cpu backend', () => {
     });
   });
 
+  // Dense-layer products: dx = dy W^T (ours as row dots: m odd and even, k long and short,
+  // blocks of b's rows with a remainder) and dW = x^T dy.
+  it.each([
+    [[1, 5, 8], [1, 12, 8], false, true], [[1, 32, 1024], [1, 20, 1024], false, true], [[1, 6, 32], [1, 136, 32], false, true],
+    [[1, 3, 12], [1, 8, 12], false, true], [[1, 7, 16], [1, 7, 12], true, false], [[1, 4, 6], [1, 5, 6], false, true],
+  ] as [Shape, Shape, boolean, boolean][])('BatchMatMul a=%j b=%j transposeA=%s transposeB=%s', async (aShape, bShape, transposeA, transposeB) => {
+    const error = await worstError('BatchMatMul', { a: { shape: aShape, seed: 51 }, b: { shape: bShape, seed: 52 } }, { transposeA, transposeB });
+    expect(error).toBeLessThan(TOLERANCE);
+  });
+
   // [x shape, window, stride, pad]
   const POOL_CASES: [Shape, number, number, Pad][] = [
     [[2, 24, 24, 8], 2, 2, 'valid'],

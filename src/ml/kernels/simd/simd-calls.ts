@@ -18,7 +18,7 @@ import { startModuleWorker } from '../../../core/module-worker.js';
 import type { SimdKernels, WasmMemory } from './simd-kernels.js';
 
 /** The kernels a batch may call, by id. */
-export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap', 'depthwiseInputRow', 'tapInputRows'] as const;
+export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap', 'depthwiseInputRow', 'tapInputRows', 'rowDots'] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
 /** Doubles per recorded call: kernel id, then up to 9 arguments. */
@@ -55,6 +55,7 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
   const depthwise = kernels.depthwiseFilterTap;
   const depthwiseInput = kernels.depthwiseInputRow;
   const tapInput = kernels.tapInputRows;
+  const rowDots = kernels.rowDots;
   for (let r = from, at = from * RECORD; r < to; r++, at += RECORD) {
     switch (records[at]) {
       case 0:
@@ -68,6 +69,9 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
         break;
       case 3:
         tapInput(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!, records[at + 9]!);
+        break;
+      case 4:
+        rowDots(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!);
         break;
       default:
         throw new Error(`SIMD call batch: unknown kernel id ${records[at]}`);

@@ -28,6 +28,7 @@ export interface SimdKernels {
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number, rows: number, xRowStep: number, dyRowStep: number): void;
   pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number, xStride: number, dStride: number): void;
+  rowDots(a: number, b: number, out: number, m: number, n: number, k: number, outStride: number, block: number): void;
   tapInputRows(dy: number, wt: number, dx: number, count: number, rows: number, co: number, ci: number, dyRowStep: number, dxRowStep: number): void;
   reluGrad(dy: number, x: number, dx: number, n: number): void;
   addRows(x: number, b: number, y: number, rows: number, c: number): void;

@@ -499,6 +499,68 @@ const POINTWISE_FILTER_GRAD = `
       (br $tiles))))
 `;
 
+/** Horizontal sum of f32x4 local $v (lanes added pairwise: (0 + 2) + (1 + 3)). */
+function laneSum(v: string): string {
+  const swapHalves = `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get ${v}) (local.get ${v}))`;
+  const pairs = `(f32x4.add (local.get ${v}) ${swapHalves})`;
+  return `(f32.add (f32x4.extract_lane 0 ${pairs}) (f32x4.extract_lane 1 ${pairs}))`;
+}
+const DOT_TILE = [0, 1, 2, 3, 4, 5, 6, 7];
+/**
+ * out[p][i] = sum over k of a[p][k] * b[i][k] (a times b transposed: a dense layer's input
+ * gradient dy W^T) for p < m, i < n, k and n in fours: tiles of 2 rows of a x 4 rows of b hold
+ * eight f32x4 partial sums over k, then add each one's lanes. b's rows go in blocks of \`block\`
+ * (a multiple of 4) that stay in cache while every row pair of a passes over them, writing out
+ * row segments of \`block\` floats (out rows outStride floats apart). m odd: the last row pairs
+ * with itself (computed twice, stored once).
+ */
+const ROW_DOTS = `
+  (func (export "rowDots") (param $a i32) (param $b i32) (param $out i32) (param $m i32) (param $n i32) (param $k i32) (param $outStride i32)
+        (param $block i32)
+    (local $i i32) (local $i0 i32) (local $iEnd i32) (local $p i32) (local $q i32) (local $kb i32) (local $kBytes i32) (local $a0 i32)
+    (local $a1 i32) (local $b0 i32) (local $o i32)
+    (local $x0 v128) (local $x1 v128) (local $w v128)
+    ${DOT_TILE.map((t) => `(local $s${t} v128)`).join(' ')}
+    (local.set $kBytes (i32.shl (local.get $k) (i32.const 2)))
+    (block $blocksDone (loop $eachBlock
+      (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get $n)))
+      (local.set $iEnd (select (local.get $n) (i32.add (local.get $i0) (local.get $block))
+        (i32.lt_u (local.get $n) (i32.add (local.get $i0) (local.get $block)))))
+      (local.set $p (i32.const 0))
+      (block $pDone (loop $eachP
+        (br_if $pDone (i32.ge_u (local.get $p) (local.get $m)))
+        ;; the second row of the pair: p + 1, or p again for an odd m's last row
+        (local.set $q (select (i32.add (local.get $p) (i32.const 1)) (local.get $p) (i32.lt_u (i32.add (local.get $p) (i32.const 1)) (local.get $m))))
+        (local.set $a0 (i32.add (local.get $a) (i32.mul (local.get $p) (local.get $kBytes))))
+        (local.set $a1 (i32.add (local.get $a) (i32.mul (local.get $q) (local.get $kBytes))))
+        (local.set $i (local.get $i0))
+        (block $iDone (loop $eachI
+          (br_if $iDone (i32.ge_u (local.get $i) (local.get $iEnd)))
+          (local.set $b0 (i32.add (local.get $b) (i32.mul (local.get $i) (local.get $kBytes))))
+          ${DOT_TILE.map((t) => `(local.set $s${t} (v128.const i64x2 0 0))`).join(' ')}
+          (local.set $kb (i32.const 0))
+          (block $kDone (loop $eachK
+            (br_if $kDone (i32.ge_u (local.get $kb) (local.get $kBytes)))
+            (local.set $x0 (v128.load (i32.add (local.get $a0) (local.get $kb))))
+            (local.set $x1 (v128.load (i32.add (local.get $a1) (local.get $kb))))
+            ${[0, 1, 2, 3].map((c) => `(local.set $w (v128.load (i32.add (i32.add (local.get $b0) (i32.mul (local.get $kBytes) (i32.const ${c}))) (local.get $kb))))
+            (local.set $s${c} (f32x4.add (local.get $s${c}) (f32x4.mul (local.get $x0) (local.get $w))))
+            (local.set $s${c + 4} (f32x4.add (local.get $s${c + 4}) (f32x4.mul (local.get $x1) (local.get $w))))`).join('\n            ')}
+            (local.set $kb (i32.add (local.get $kb) (i32.const 16)))
+            (br $eachK)))
+          (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $outStride)) (local.get $i)) (i32.const 2))))
+          ${[0, 1, 2, 3].map((c) => `(f32.store offset=${4 * c} (local.get $o) ${laneSum(`$s${c}`)})`).join('\n          ')}
+          (if (i32.ne (local.get $q) (local.get $p)) (then
+            (local.set $o (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $q) (local.get $outStride)) (local.get $i)) (i32.const 2))))
+            ${[0, 1, 2, 3].map((c) => `(f32.store offset=${4 * c} (local.get $o) ${laneSum(`$s${c + 4}`)})`).join('\n            ')}))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $eachI)))
+        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        (br $eachP)))
+      (local.set $i0 (i32.add (local.get $i0) (local.get $block)))
+      (br $eachBlock))))
+`;
+
 const TAP_ACC = [0, 1, 2, 3, 4, 5, 6, 7];
 /** Accumulator k of a 4-pixel x 8-channel tile: pixel k >> 1, vector k & 1. */
 const tileLoads = TAP_ACC.map((k) => `(local.set $a${k} (v128.load offset=${(k & 1) * 16} (i32.add (local.get $xp) (i32.mul (local.get $ciBytes) (i32.const ${k >> 1})))))`).join('\n            ');
@@ -673,5 +735,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${TAP_INPUT_GRAD}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${TAP_INPUT_GRAD}\n${ROW_DOTS}\n${OPTIMIZER_STEPS})\n`;
 }
