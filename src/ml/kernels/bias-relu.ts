@@ -33,8 +33,8 @@ function add({ inputs, backend: anyBackend, attrs }: KernelArgs): tf.TensorInfo 
   const a = input(inputs, 'a', 'Add');
   const b = input(inputs, 'b', 'Add');
   const simd = simdKernels(backend);
-  const [x, bias] = biasRows(a, b) !== undefined ? [a, b] : [b, a];
-  const rows = simd === undefined ? undefined : biasRows(x, bias);
+  const direct = biasRows(a, b);
+  const [x, bias, rows] = direct !== undefined ? [a, b, direct] : [b, a, biasRows(b, a)];
   if (simd === undefined || rows === undefined) return runKernel('Add', backend, inputs, attrs);
   const out = backend.makeOutput(x.shape, 'float32');
   simd.addRows(heapF32(backend, x).byteOffset, heapF32(backend, bias).byteOffset, heapF32(backend, out).byteOffset, rows[0], rows[1]);
