@@ -182,33 +182,26 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   acc.fill(0);
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
+  const pixels = batchSize * inHeight * inWidth;
   const batch = new CallBatch(simd, backendMemory(backend)!);
-  addPointwiseProduct(batch, xAt, dyAt, acc.byteOffset, batchSize * inHeight * inWidth, inChannels, outChannels);
-  batch.run();
-  return dw;
-}
-
-/**
- * Records acc[ci][co] += sum over p of x[p][ci] * dy[p][co] (x [pixels, ci], dy [pixels, co],
- * ci in fours, co in eights; byte addresses) as `pointwiseFilterGrad` calls. With helper
- * threads, slices of acc that the threads share: of its columns when those outnumber its rows,
- * so each thread reads a slice of dy, the larger operand.
- */
-function addPointwiseProduct(batch: CallBatch, xAt: number, dyAt: number, accAt: number, pixels: number, inChannels: number, outChannels: number): void {
+  // With helper threads, slices of dW that the threads share: of its columns (output channels)
+  // when those outnumber its rows, so each thread reads a slice of dy, the larger operand.
   const threads = batch.threadsFor(pixels * inChannels * outChannels);
   if (threads > 1 && outChannels >= inChannels) {
     const slice = 8 * Math.ceil(outChannels / (8 * threads));
     for (let o0 = 0; o0 < outChannels; o0 += slice) {
       const o = Math.min(slice, outChannels - o0);
-      batch.add('pointwiseFilterGrad', o0, pixels * inChannels * o, xAt, dyAt + 4 * o0, accAt + 4 * o0, pixels, inChannels, o, inChannels, outChannels);
+      batch.add('pointwiseFilterGrad', o0, pixels * inChannels * o, xAt, dyAt + 4 * o0, acc.byteOffset + 4 * o0, pixels, inChannels, o, inChannels, outChannels);
     }
   } else {
     const slice = 4 * Math.ceil(inChannels / (4 * threads));
     for (let c0 = 0; c0 < inChannels; c0 += slice) {
       const c = Math.min(slice, inChannels - c0);
-      batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, accAt + 4 * c0 * outChannels, pixels, c, outChannels, inChannels, outChannels);
+      batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, acc.byteOffset + 4 * c0 * outChannels, pixels, c, outChannels, inChannels, outChannels);
     }
   }
+  batch.run();
+  return dw;
 }
 
 /**

@@ -5,7 +5,7 @@
  * products accumulate (16-20 GMAC/s on one thread against XNNPACK's 14-15), and no product
  * lands on a zero border. Used for
  * - the forward Conv2D (a = x, out = y, matrices W[kh, kw] as stored), small-cnn's 3x3 32->64
- *   layer on [64,13,13,32]: 9.7 -> ~7.5 ms on one thread;
+ *   layer on [64,13,13,32]: 9.7 -> 8.6 ms on one thread;
  * - the input gradient (a = dy, out = dx, matrices W[kh, kw]^T), where XNNPACK's "full"
  *   convolution also multiplies the zero border: the same layer 14.1 -> 9.7-10.2 ms.
  * An image's calls form one group of a CallBatch, so helper threads split by images and the
@@ -27,7 +27,7 @@ interface Plane {
 }
 
 /**
- * out[b, r, c, :] += a[b, r + dh, c + dw, :] . matrix(tap) for every tap (dh, dw from `shift`)
+ * out[b, r, c, :] += a[b, r + dh, c + dw, :] . matrix(tap) for every tap ([dh, dw] in `taps`)
  * and every (r, c) whose shifted pixel lies inside a. `matrixAt(tap)` is the byte address of
  * the tap's [a.channels, out.channels] matrix. out must be zeroed (or hold what to add to).
  */
