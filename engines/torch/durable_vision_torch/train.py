@@ -157,7 +157,6 @@ def train(req: dict, device: torch.device, hooks) -> dict:
     if isinstance(model, TransferModel):
         validate_unfreeze(spec.get('unfreeze') or [], spec['epochs'], model)
         groups = plan_unfreezing(model, spec.get('unfreeze') or [])
-        apply_trainable(model, groups, 1)
     elif spec.get('unfreeze'):
         raise SpecError('spec.unfreeze unfreezes backbone layers: set model.backbone too')
     model.to(device)
