@@ -16,6 +16,7 @@ export interface WasmApi {
   Memory: abstract new (...args: never[]) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  validate: (bytes: Uint8Array) => boolean;
 }
 export const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './kernels/register-wasm-kernels.js';
 import { prepareSimdKernels } from './kernels/simd/simd-kernels.js';
+import { WASM_BINARIES, shortSpinThreadedBinary, stockWasmBinary } from './wasm-pool-spin.js';
 import { withWasmThreads } from './wasm-threads.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -18,6 +19,11 @@ export interface BackendOptions {
    * single-threaded SIMD binary. Only the first wasm initialisation in a process decides.
    */
   wasmThreads?: number;
+  /**
+   * How long XNNPACK's idle pool threads spin before they sleep, with threads: 'short' (the
+   * default, wasm-pool-spin.ts) or 'stock' (pthreadpool's own 1,000,000 iterations).
+   */
+  wasmPoolSpin?: 'short' | 'stock';
 }
 
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -25,11 +31,17 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
 const ready = new Map<string, Promise<boolean>>();
 let resolvedAuto: Promise<string> | undefined;
 let wasmThreads = 0;
+let wasmBinary: string | undefined;
 let initialised = false;
 
 /** The tfjs backend in use once `initBackend` has succeeded in this process, else undefined. */
 export function activeBackend(): string | undefined {
   return initialised ? tf.getBackend() : undefined;
+}
+
+/** The path of the patched threaded wasm binary the backend was given (wasm-pool-spin.ts); undefined for the stock binaries. */
+export function wasmBinaryInUse(): string | undefined {
+  return wasmBinary;
 }
 
 /** Threads the wasm backend runs XNNPACK with (0 until wasm is initialised). */
@@ -67,12 +79,20 @@ async function initWasm(options: BackendOptions): Promise<boolean> {
   if (threads > 1) {
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
     wasm.setThreadsCount(threads);
+    // XNNPACK's pool threads sleep soon after a kernel instead of spinning for milliseconds on
+    // the core our SIMD helpers need (wasm-pool-spin.ts); the stock binary where that cannot be made.
+    const threaded = options.wasmPoolSpin === 'stock' ? undefined : await shortSpinThreadedBinary();
+    if (threaded !== undefined) {
+      wasmBinary = threaded;
+      wasm.setWasmPaths(Object.fromEntries(WASM_BINARIES.map((name) => [name, name === 'tfjs-backend-wasm-threaded-simd.wasm' ? threaded : stockWasmBinary(name)])));
+    }
     ok = await withWasmThreads(threads, () => tf.setBackend('wasm')).catch(() => false);
   }
   if (!ok) {
     // The threaded binary failed to start (or was not asked for): the SIMD binary needs no workers.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     wasm.setThreadsCount(1);
+    wasmBinary = undefined;
     ok = await tf.setBackend('wasm');
   }
   if (!ok) return false;
