@@ -31,14 +31,15 @@ export const RANGES = CONTROL_WORDS / 2;
 /** Helpers the control words have room for. */
 const MAX_HELPERS = 15;
 /**
- * Below this much work (multiply-adds) a batch runs on the calling thread alone. A split pays
- * where the work outlasts the helper's start, which inside a training step comes late: our
- * kernels run right after XNNPACK kernels whose pool thread keeps spinning on the other core for
- * a while. Alone, the 1x1 [32,3,3,96]->576 filter gradient (16M) split went 1.71 -> 0.65 ms, but
- * inside MobileNetV3-Small's step (batches of 1-33M) profiles could not tell split from unsplit
- * within this machine's noise; small-cnn's 3x3 32->64 filter gradient (142M) went ~12.5 -> 7.5 ms.
+ * Below this much work (multiply-adds) a batch runs on the calling thread alone: a helper
+ * sleeping in Atomics.wait takes tens of microseconds to start. Inside a training step that
+ * start came late for as long as XNNPACK's pool thread spun on the other core after each of its
+ * kernels, and splits paid only from 40M (small-cnn's 3x3 32->64 filter gradient, 142M: ~12.5 ->
+ * 7.5 ms). With the pool's spin cut short (wasm-pool-spin.ts), MobileNetV3-Small@96's gradient
+ * step at batch 32 on two threads, thresholds alternating in one process: 128.7-130.1 ms from
+ * 40M, 115.1-123.3 ms from 1M (its batches are 1-33M); from 250k or 0 no different from 1M.
  */
-let MIN_SPLIT_WORK = 40_000_000;
+let MIN_SPLIT_WORK = 1_000_000;
 
 /** Sets the work from which batches split across helper threads (tests drive small cases through the split path); returns the previous value. */
 export function setMinSplitWork(work: number): number {
