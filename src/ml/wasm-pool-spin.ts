@@ -7,9 +7,14 @@
  * on a futex. A training step alternates XNNPACK kernels with this project's kernels and tfjs's
  * op dispatch, so on two cores the pool thread spun through most of the step on the second core,
  * and the helper thread that shares our SIMD kernels' work (simd/simd-calls.ts) started late
- * behind it. With 1,000 iterations the pool thread sleeps within microseconds; an XNNPACK kernel
- * then wakes it through the futex. MobileNetV3-Small@96 at batch 32 on two threads (with call
- * batches split from 1M multiply-adds): 209-217 img/s with the stock binary, 232-246 with this one.
+ * behind it. This copy spins 200,000 iterations, a fraction of a millisecond: long enough to
+ * bridge the gaps between the kernels of a batch-1 prediction (with 1,000 the pool thread slept
+ * between them and small-cnn's p50 latency went 0.25 -> 0.41-0.63 ms; with 200,000 it is 0.25
+ * ms, as stock, and p95 2.4-2.5 against 3.1-3.2 ms), short enough to leave the core to our
+ * helper during a training step. MobileNetV3-Small@96 at batch 32 on two threads (call batches
+ * split from 1M multiply-adds), processes alternating: gradient step 117.7-118.2 ms against
+ * 123.1-125.3 ms with the stock binary; `bench/train-vs-pytorch.ts`'s training figure 236-244
+ * against 228-233 img/s.
  *
  * The constant is found by the code around it: the worker's wait, `i32.const 1000000; local.set;
  * local.get flags; i32.const 2 (PTHREADPOOL_FLAG_YIELD_WORKERS); i32.and; i32.eqz; if; loop`. It
@@ -26,7 +31,7 @@ import { Wasm } from '../core/compile-wat.js';
 const require = createRequire(import.meta.url);
 
 /** Spin iterations of an idle pool thread before it sleeps (pthreadpool's default: 1,000,000). */
-export const POOL_SPIN_ITERATIONS = 1000;
+export const POOL_SPIN_ITERATIONS = 200_000;
 
 /** `i32.const 1000000` (signed LEB128) and what follows it in the worker's wait; -1 = any byte. */
 const WORKER_WAIT = [0x41, 0xc0, 0x84, 0x3d, 0x21, -1, 0x20, -1, 0x41, 0x02, 0x71, 0x45, 0x04, 0x40, 0x03, 0x40];
