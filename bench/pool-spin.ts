@@ -20,8 +20,8 @@ import { initBackend, wasmBinaryInUse } from '../src/ml/backend.js';
 import { buildModel } from '../src/ml/build-model.js';
 import type { ArchitectureName } from '../src/ml/engine.js';
 import { BatchAssembler } from '../src/ml/image-batches.js';
-import { countCorrect, sparseSoftmaxCrossEntropy } from '../src/ml/losses.js';
 import { createOptimizer } from '../src/ml/optimizer-bytes.js';
+import { timedStep } from './support/training-step.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SHAPES: Record<string, { side: number; channels: number; batch: number }> = {
@@ -75,17 +75,7 @@ async function measure(variant: Variant, arch: string, steps: number): Promise<F
   const batches = new BatchAssembler({ images, labels: Int32Array.from({ length: batch }, (_, i) => i % 10), count: batch, shape: [side, side, channels], scaling: '0-1' });
   const optimizer = createOptimizer({ kind: 'adam', learningRate: 1e-3, momentum: 0 });
   const variables = net.trainableWeights.map((w) => w.read() as tf.Variable);
-  const step = (): void => tf.tidy(() => {
-    const xs = batches.images(0, batch);
-    const labels = batches.labels(0, batch);
-    const { value, grads } = optimizer.computeGradients(() => {
-      const logits = net.apply(xs, { training: true }) as tf.Tensor2D;
-      countCorrect(logits, labels);
-      return sparseSoftmaxCrossEntropy(logits, labels);
-    }, variables);
-    value.dataSync();
-    optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
-  });
+  const step = (): void => timedStep(net, optimizer, batches, batch, variables);
   for (let i = 0; i < 4; i++) step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {

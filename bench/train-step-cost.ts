@@ -17,7 +17,7 @@ import { buildModel } from '../src/ml/build-model.js';
 import type { ArchitectureName } from '../src/ml/engine.js';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../src/ml/fused-optimizer.js';
 import { BatchAssembler } from '../src/ml/image-batches.js';
-import { countCorrect, sparseSoftmaxCrossEntropy } from '../src/ml/losses.js';
+import { timedStep } from './support/training-step.js';
 
 const SHAPES: Record<string, { side: number; channels: number; batch: number }> = {
   'small-cnn': { side: 28, channels: 1, batch: 64 },
@@ -60,21 +60,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     for (const kind of ['stock', 'fused'] as const) {
       const optimizer = make[kind]();
-      const step = (): void => {
-        const loss = tf.tidy(() => {
-          const xs = batches.images(0, count);
-          const labels = batches.labels(0, count);
-          const { value, grads } = optimizer.computeGradients(() => {
-            const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-            countCorrect(logits, labels);
-            return sparseSoftmaxCrossEntropy(logits, labels);
-          }, variables);
-          optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
-          return value;
-        });
-        loss.dataSync();
-        loss.dispose();
-      };
+      const step = (): void => timedStep(model, optimizer, batches, count, variables);
       step();
       step();
       const cpu0 = process.cpuUsage();

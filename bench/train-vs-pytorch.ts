@@ -30,9 +30,9 @@ import { initBackend, wasmThreadsInUse } from '../src/ml/backend.js';
 import { buildModel } from '../src/ml/build-model.js';
 import type { ArchitectureName, EpochReport, ImageBatchSource, ModelSpec } from '../src/ml/engine.js';
 import { BatchAssembler } from '../src/ml/image-batches.js';
-import { countCorrect, sparseSoftmaxCrossEntropy } from '../src/ml/losses.js';
 import { createOptimizer } from '../src/ml/optimizer-bytes.js';
 import { createTfjsEngine } from '../src/ml/tfjs-engine.js';
+import { timedStep } from './support/training-step.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -113,17 +113,7 @@ async function profileOurs(c: Case, threads: number): Promise<{ totalMs: number;
   const optimizer = createOptimizer({ kind: 'adam', learningRate: 1e-3, momentum: 0 });
   const batches = new BatchAssembler(randomImages(c, c.batch));
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const step = () => tf.tidy(() => {
-    const xs = batches.images(0, c.batch);
-    const labels = batches.labels(0, c.batch);
-    const { value, grads } = optimizer.computeGradients(() => {
-      const logits = model.apply(xs, { training: true }) as tf.Tensor2D;
-      countCorrect(logits, labels);
-      return sparseSoftmaxCrossEntropy(logits, labels);
-    }, variables);
-    value.dataSync();
-    optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
-  });
+  const step = (): void => timedStep(model, optimizer, batches, c.batch, variables);
   step();
   step();
   const t0 = performance.now();
