@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmKernels } from './kernels/register-wasm-kernels.js';
 import { prepareSimdKernels } from './kernels/simd/simd-kernels.js';
-import { WASM_BINARIES, shortSpinThreadedBinary, stockWasmBinary } from './wasm-pool-spin.js';
+import { shortSpinThreadedBinary, wasmPathsWith } from './wasm-pool-spin.js';
 import { withWasmThreads } from './wasm-threads.js';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -84,7 +84,7 @@ async function initWasm(options: BackendOptions): Promise<boolean> {
     const threaded = options.wasmPoolSpin === 'stock' ? undefined : await shortSpinThreadedBinary();
     if (threaded !== undefined) {
       wasmBinary = threaded;
-      wasm.setWasmPaths(Object.fromEntries(WASM_BINARIES.map((name) => [name, name === 'tfjs-backend-wasm-threaded-simd.wasm' ? threaded : stockWasmBinary(name)])));
+      wasm.setWasmPaths(wasmPathsWith(threaded));
     }
     ok = await withWasmThreads(threads, () => tf.setBackend('wasm')).catch(() => false);
   }

@@ -82,6 +82,11 @@ export function stockWasmBinary(name: (typeof WASM_BINARIES)[number]): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist', name);
 }
 
+/** tfjs-backend-wasm's setWasmPaths map: the stock binaries, the threaded one at `threaded`. */
+export function wasmPathsWith(threaded: string): Record<(typeof WASM_BINARIES)[number], string> {
+  return Object.fromEntries(WASM_BINARIES.map((name) => [name, name === 'tfjs-backend-wasm-threaded-simd.wasm' ? threaded : stockWasmBinary(name)])) as Record<(typeof WASM_BINARIES)[number], string>;
+}
+
 /**
  * Writes the short-spin threaded binary once per content (under the OS temp folder, named by its
  * hash, renamed into place whole) and returns its path; undefined where it cannot be made, and
