@@ -370,19 +370,8 @@ const ELEMENTWISE = `
   (func (export "addRows") (param $x i32) (param $b i32) (param $y i32) (param $rows i32) (param $c i32)
     (local $cBytes i32) (local $j i32) (local $r i32)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    (block $done (loop $eachRow
-      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
-      (local.set $j (i32.const 0))
-      (block $rowDone (loop $columns
-        (br_if $rowDone (i32.ge_u (local.get $j) (local.get $cBytes)))
-        (v128.store (i32.add (local.get $y) (local.get $j))
-          (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $b) (local.get $j)))))
-        (local.set $j (i32.add (local.get $j) (i32.const 16)))
-        (br $columns)))
-      (local.set $x (i32.add (local.get $x) (local.get $cBytes)))
-      (local.set $y (i32.add (local.get $y) (local.get $cBytes)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $eachRow))))
+    ${eachRow(['x', 'y'], `(v128.store (i32.add (local.get $y) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $b) (local.get $j)))))`)})
 `;
 
 /**
