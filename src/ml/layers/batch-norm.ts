@@ -1,6 +1,6 @@
 /**
  * tfjs-layers' BatchNormalization, whose training step takes the batch's mean and variance from
- * `fusedMoments` (two SIMD passes on wasm, and one backward, instead of tf.moments' ten or so
+ * `fusedMoments` (one SIMD pass on wasm, and one backward, instead of tf.moments' ten or so
  * full-size kernels). Everything else (inference, the moving averages, other axes, other
  * backends) is what tfjs-layers does, and it serialises as a plain BatchNormalization (same
  * class name, config and weights). `registerFusedBatchNormalization` makes loaded models (resumed
@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
-import { fusedMoments } from '../kernels/moments.js';
+import { fusedMoments, movingMoments } from '../kernels/moments.js';
 import { tfjsLayerClass } from './tfjs-layer-class.js';
 
 type BatchNormArgs = NonNullable<Parameters<typeof tf.layers.batchNormalization>[0]>;
@@ -40,12 +40,9 @@ class FusedMomentsBatchNormalization extends BatchNormBase {
       const { mean, variance } = fusedMoments(x);
       const normed = tf.batchNorm(x, mean, variance, beta.read(), gamma.read(), f.epsilon);
       // The moving averages as tfjs-layers updates them: v -= (v - value) * (1 - momentum).
-      for (const [variable, value] of [[f.movingMean, mean], [f.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const current = variable.read();
-          variable.write(tf.sub(current, tf.mul(tf.sub(current, value), 1 - f.momentum)));
-        });
-      }
+      const [movingMean, movingVariance] = movingMoments(f.movingMean.read(), f.movingVariance.read(), mean, variance, f.momentum);
+      f.movingMean.write(movingMean);
+      f.movingVariance.write(movingVariance);
       return normed;
     });
   }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
-import { fusedMoments, MOMENTS_GRAD_KERNEL, MOMENTS_KERNEL } from '../../../src/ml/kernels/moments.js';
+import { fusedMoments, MOMENTS_GRAD_KERNEL, MOMENTS_KERNEL, MOVING_MOMENTS_KERNEL, movingMoments } from '../../../src/ml/kernels/moments.js';
 import { batchNormalization } from '../../../src/ml/layers/batch-norm.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
@@ -35,7 +35,7 @@ async function momentsAndGradient(backend: 'cpu' | 'wasm', shape: number[], fuse
   return out;
 }
 
-describe('batch-norm moments in two SIMD passes (fusedMoments)', () => {
+describe('batch-norm moments in one SIMD pass each way (fusedMoments)', () => {
   it.each([[[4, 6, 6, 8]], [[3, 5, 7, 12]], [[9, 16]]])('match tf.moments and its gradient on the cpu backend, x=%j', async (shape) => {
     const reference = await momentsAndGradient('cpu', shape, false);
     const fused = await momentsAndGradient('wasm', shape, true);
@@ -68,6 +68,29 @@ describe('batch-norm moments in two SIMD passes (fusedMoments)', () => {
     });
     expect(profile.kernelNames).not.toContain(MOMENTS_KERNEL);
     x.dispose();
+  });
+});
+
+describe('movingMoments: both moving averages of a batch-norm layer', () => {
+  it('in one kernel on wasm, bit for bit what the tf ops give, with a clear error for mismatched statistics', async () => {
+    await tf.setBackend('wasm');
+    const c = 12;
+    const [mm, mv, m, v] = [11, 12, 13, 14].map((seed) => tf.tensor1d(seededUniform(c, seed, 0, 3)));
+    const momentum = 0.99;
+    const reference = tf.tidy(() => [
+      tf.sub(mm!, tf.mul(tf.sub(mm!, m!), 1 - momentum)),
+      tf.sub(mv!, tf.mul(tf.sub(mv!, v!), 1 - momentum)),
+    ]);
+    let out: tf.Tensor[] = [];
+    const profile = await tf.profile(() => {
+      out = movingMoments(mm!, mv!, m!, v!, momentum);
+    });
+    expect(profile.kernelNames).toEqual([MOVING_MOMENTS_KERNEL]);
+    for (let k = 0; k < 2; k++) expect(Array.from(await out[k]!.data())).toEqual(Array.from(await reference[k]!.data()));
+    const short = tf.tensor1d([1, 2, 3]);
+    expect(() => tf.engine().runKernel(MOVING_MOMENTS_KERNEL, { movingMean: mm!, movingVariance: mv!, mean: m!, variance: short }, { momentum } as unknown as tf.NamedAttrMap))
+      .toThrow(/variance must be float32 of shape \[12\], got float32 \[3\]/);
+    tf.dispose([mm!, mv!, m!, v!, short, ...reference, ...out]);
   });
 });
 

@@ -120,6 +120,23 @@ describe('the SIMD kernels', () => {
     expectSameBits(out, Float32Array.from(want, (v) => v * (1 / rows)));
   });
 
+  it('sums rows and their squares in one pass: the sums as sumRowsInto, the squares row by row in float64, bit for bit', async () => {
+    const { k, f32, f64 } = await kernelsOnFreshMemory(true);
+    const rows = 4 * 7 + 2;
+    const c = 8;
+    const x = f32(rows * c);
+    x.set(values(rows * c, 5, -1e3, 1e3));
+    const acc = f64(c);
+    const sq = f64(c);
+    const reference = f64(c);
+    k.sumAndSquaresInto(x.byteOffset, acc.byteOffset, sq.byteOffset, rows, c);
+    k.sumRowsInto(x.byteOffset, reference.byteOffset, rows, c);
+    expectSameBits(acc, reference);
+    const want = new Float64Array(c);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < c; j++) want[j] = want[j]! + x[r * c + j]! * x[r * c + j]!;
+    expectSameBits(sq, want);
+  });
+
   it('a max-pool gradient row sends dy to the first maximum of each window (ties: a, b, c, d), zero elsewhere', async () => {
     const { k, f32 } = await kernelsOnFreshMemory(true);
     const c = 4;

@@ -23,7 +23,7 @@ export interface SimdKernels {
   maxPoolGrad2x2Row(x00: number, rowBytes: number, dy: number, dx00: number, outWidth: number, c: number): void;
   affineRows(x: number, y: number, a: number, b: number, rows: number, c: number): void;
   sumRowsInto(x: number, acc: number, rows: number, c: number): void;
-  sumSquaresInto(x: number, acc: number, rows: number, c: number): void;
+  sumAndSquaresInto(x: number, acc: number, sq: number, rows: number, c: number): void;
   storeScaled(acc: number, out: number, c: number, scale: number): void;
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number, rows: number, xRowStep: number, dyRowStep: number): void;

@@ -86,6 +86,16 @@ function loadFourRows(name: string, p: string): string {
   return at.map((a, i) => `(local.set $${name}${i} (v128.load ${a.replaceAll('$P', `$${p}`)}))`).join('\n        ');
 }
 
+/** sq (float64x2 pairs at $sp) += each of \`vectors\` squared in float64, one after another. */
+function squaresInOrder(vectors: string[]): string {
+  const add = (half: (e: string) => string, at: string): string => {
+    const sum = vectors.reduce((acc, v) => `(f64x2.add ${acc} (f64x2.mul ${half(`(local.get $${v})`)} ${half(`(local.get $${v})`)}))`, `(v128.load ${at})`);
+    return `(v128.store ${at} ${sum})`;
+  };
+  return `${add(lo, '(local.get $sp)')}
+        ${add(hi, '(i32.add (local.get $sp) (i32.const 16))')}`;
+}
+
 const LOW = fourRowSums(lo, '(local.get $mLo)');
 const HIGH = fourRowSums(hi, '(local.get $mHi)');
 
@@ -226,16 +236,25 @@ const PER_CHANNEL = `
         ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
         ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}`)})
 
-  ;; acc[j] (float64) += x * x over \`rows\` rows of c floats, row by row.
-  (func (export "sumSquaresInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $j i32) (local $r i32) (local $ap i32) (local $v v128) (local $lo v128) (local $hi v128)
+  ;; One pass over \`rows\` rows of c floats from x: acc[j] (float64) += x, four rows at a time as
+  ;; sumRowsInto adds them, and sq[j] (float64) += x * x, row after row.
+  (func (export "sumAndSquaresInto") (param $x i32) (param $acc i32) (param $sq i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $p i32) (local $ap i32) (local $sp i32) (local $r i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    ${eachRow(['x'], `(local.set $v (v128.load (i32.add (local.get $x) (local.get $j))))
-        (local.set $lo ${lo('(local.get $v)')})
-        (local.set $hi ${hi('(local.get $v)')})
+    ${fourRowsThenOnes(['x'], `(local.set $p (i32.add (local.get $x) (local.get $j)))
         (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
-        ${accumulate('(local.get $ap)', '(f64x2.mul (local.get $lo) (local.get $lo))')}
-        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', '(f64x2.mul (local.get $hi) (local.get $hi))')}`)})
+        (local.set $sp (i32.add (local.get $sq) (i32.shl (local.get $j) (i32.const 1))))
+        ${loadFourRows('x', 'p')}
+        ${accumulate('(local.get $ap)', `(f64x2.add (f64x2.add ${lo('(local.get $x0)')} ${lo('(local.get $x1)')}) (f64x2.add ${lo('(local.get $x2)')} ${lo('(local.get $x3)')}))`)}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', `(f64x2.add (f64x2.add ${hi('(local.get $x0)')} ${hi('(local.get $x1)')}) (f64x2.add ${hi('(local.get $x2)')} ${hi('(local.get $x3)')}))`)}
+        ${squaresInOrder(['x0', 'x1', 'x2', 'x3'])}`,
+    `(local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
+        (local.set $sp (i32.add (local.get $sq) (i32.shl (local.get $j) (i32.const 1))))
+        ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}
+        ${squaresInOrder(['x0'])}`)})
 
   ;; out[j] = float32(acc[j] * scale) for c channels.
   (func (export "storeScaled") (param $acc i32) (param $out i32) (param $c i32) (param $scale f64)
