@@ -16,6 +16,7 @@ const BENCHES: Record<string, string> = {
   'train-vs-pytorch': 'training and inference images/s against PyTorch CPU (small-cnn, MobileNetV3-Small, ResNet-18)',
   'train-step-cost': 'CPU ms per training step with tfjs\' optimizers and the fused ones',
   'pool-spin': 'training step and batch-1 latency at two threads, XNNPACK pool spin 200,000 against stock 1,000,000',
+  'defer-work': 'training step at two threads, weight gradients deferred to the SCHED_IDLE worker against run in place',
   'train-small-cnn': 'small-cnn training images/s per backend',
   'transfer-fashion-to-mnist': 'Fashion-MNIST -> MNIST transfer against training from scratch',
   'engine-parity': 'tfjs and torch engines trained on the same MNIST spec: accuracy side by side',

@@ -19,6 +19,7 @@ import {
   WASM, asWasmBackend, dispose, heapF32, input, requireFloat32, requireNhwc, runKernel, viewAs,
 } from './wasm-kernel-context.js';
 import { CallBatch } from './simd/simd-calls.js';
+import { deferWork, deferrable } from './deferred-work.js';
 import { type SimdKernels, backendMemory, simdKernels } from './simd/simd-kernels.js';
 
 /**
@@ -183,11 +184,19 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const pixels = batchSize * inHeight * inWidth;
-  const batch = new CallBatch(simd, backendMemory(backend)!);
+  const batch = new CallBatch(simd, backendMemory(backend)!, deferrable(pixels * inChannels * outChannels));
   // With helper threads, slices of dW that the threads share: of its columns (output channels)
   // when those outnumber its rows, so each thread reads a slice of dy, the larger operand.
   const threads = batch.threadsFor(pixels * inChannels * outChannels);
-  if (threads > 1 && outChannels >= inChannels) {
+  if (batch.deferred) {
+    // One thread, in runs of pixels (multiples of the kernel's 64-pixel tile, so the same sums
+    // in the same order): each call reads its own rows of x and dy once.
+    const run = 64 * Math.ceil(pixels / (64 * threads));
+    for (let p0 = 0; p0 < pixels; p0 += run) {
+      const n = Math.min(run, pixels - p0);
+      batch.add('pointwiseFilterGrad', 0, n * inChannels * outChannels, xAt + 4 * p0 * inChannels, dyAt + 4 * p0 * outChannels, acc.byteOffset, n, inChannels, outChannels, inChannels, outChannels);
+    }
+  } else if (threads > 1 && outChannels >= inChannels) {
     const slice = 8 * Math.ceil(outChannels / (8 * threads));
     for (let o0 = 0; o0 < outChannels; o0 += slice) {
       const o = Math.min(slice, outChannels - o0);
@@ -200,7 +209,7 @@ function pointwiseGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.Tensor
       batch.add('pointwiseFilterGrad', c0, pixels * c * outChannels, xAt + 4 * c0, dyAt, acc.byteOffset + 4 * c0 * outChannels, pixels, c, outChannels, inChannels, outChannels);
     }
   }
-  batch.run();
+  deferWork(backend, batch, [dw], [x, dy]);
   return dw;
 }
 
@@ -227,7 +236,8 @@ function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorIn
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const block = inChannels * outChannels * 4;
-  const batch = new CallBatch(simd, backendMemory(backend)!);
+  const work = filterHeight * filterWidth * batchSize * outHeight * outWidth * inChannels * outChannels;
+  const batch = new CallBatch(simd, backendMemory(backend)!, deferrable(work));
   for (let kh = 0; kh < filterHeight; kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {
       // Output columns whose input column ow + kw - left lies inside the image.
@@ -247,7 +257,7 @@ function tapRowsGradient(backend: BackendWasm, x: tf.TensorInfo, dy: tf.TensorIn
       }
     }
   }
-  batch.run();
+  deferWork(backend, batch, [dw], [x, dy]);
   return dw;
 }
 

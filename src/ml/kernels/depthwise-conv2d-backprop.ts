@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { inputGradientConvolution } from './conv2d-backprop-input.js';
 import { CallBatch } from './simd/simd-calls.js';
+import { deferWork, deferrable } from './deferred-work.js';
 import { backendMemory, simdKernels, type SimdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
 
@@ -197,13 +198,20 @@ function filterGradientSimd(backend: BackendWasm, simd: SimdKernels, x: tf.Tenso
   const xAt = heapF32(backend, x).byteOffset;
   const dyAt = heapF32(backend, dy).byteOffset;
   const xStep = info.strideWidth * C * 4;
+  const dwAt = heapF32(backend, dwInfo).byteOffset;
   // A tap's calls are recorded one after another: its sums are one thread's to add.
-  const batch = new CallBatch(simd, backendMemory(backend)!);
+  const batch = new CallBatch(simd, backendMemory(backend)!, deferrable(taps * info.batchSize * info.outHeight * info.outWidth * C));
   forEachTapBlock(info, (tap, xFirst, dyFirst, count, rows, xRowStep, dyRowStep) => {
     batch.add('depthwiseFilterTap', tap, count * rows * C, xAt + 4 * xFirst, dyAt + 4 * dyFirst, count, xStep, sums + 8 * tap * C, C, rows, 4 * xRowStep, 4 * dyRowStep);
   });
+  if (batch.deferred) {
+    // The float32 gradient from the sums, as the deferred calls' last.
+    batch.add('storeScaled', -1, taps * C, sums, dwAt, taps * C, 1, 0, 0);
+    deferWork(backend, batch, [dwInfo], [x, dy], [sumsInfo]);
+    return;
+  }
   batch.run();
-  simd.storeScaled(sums, heapF32(backend, dwInfo).byteOffset, taps * C, 1);
+  simd.storeScaled(sums, dwAt, taps * C, 1);
   dispose(backend, sumsInfo);
 }
 

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
-import { CallBatch, simdHelperCount, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
+import { CallBatch, deferredCallBatches, setMaxDeferredBacklog, simdHelperCount, splitCallBatches } from '../../../src/ml/kernels/simd/simd-calls.js';
+import { setDeferWork } from '../../../src/ml/kernels/deferred-work.js';
 import { heapF32 } from '../../../src/ml/kernels/wasm-kernel-context.js';
 import { backendMemory, compileFor, simdKernels, simdKernelsOn, simdUnavailableReason, type SimdKernels, type WasmMemory } from '../../../src/ml/kernels/simd/simd-kernels.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
@@ -62,10 +63,19 @@ describe('the SIMD kernels', () => {
     expect(out.hardSwish).toEqual([0, -1 / 3, 0, 2 * 5 / 6, 5].map(Math.fround));
     // Here (two threads) a helper thread shares the filter and input gradients' SIMD calls; one thread computes the same bits.
     expect(simdHelperCount(backendMemory(tf.backend() as BackendWasm)!)).toBe(1);
+    const deferring = setDeferWork(false);
     const before = splitCallBatches();
     const here = splitFilterGradients();
+    setDeferWork(deferring);
     expect(splitCallBatches() - before).toBe(here.length);
     here.forEach((g, i) => expectSameBits(g, Float32Array.from(out.filterGradients[i]!)));
+    // The filter gradients deferred to the worker thread (Linux; any size): the same bits again.
+    const backlog = setMaxDeferredBacklog(Number.MAX_SAFE_INTEGER);
+    const deferredBefore = deferredCallBatches();
+    const deferred = splitFilterGradients();
+    setMaxDeferredBacklog(backlog);
+    if (process.platform === 'linux') expect(deferredCallBatches() - deferredBefore).toBe(2);
+    deferred.forEach((g, i) => expectSameBits(g, Float32Array.from(out.filterGradients[i]!)));
   });
 
   it.each([true, false])('build for a shared memory (threaded backend) and an unshared one (shared=%s)', async (shared) => {

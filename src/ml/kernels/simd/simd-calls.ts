@@ -12,22 +12,49 @@
  * Results are bit-identical to running every call on one thread: calls are split only between
  * groups (a group = the calls that write one output region, in order), and each group runs
  * whole, in order, on one thread.
+ *
+ * A batch can also be deferred (`CallBatch.deferred`): its calls go to a ring of records that
+ * a thread of its own, the deferred worker, works through in order while the calling thread goes
+ * on, and `runDeferred` returns a ticket that `waitForDeferred` waits for. Whoever posts deferred
+ * work must keep what it reads and writes alive and unread until then (`deferred-work.ts` does
+ * so for tensors). The deferred worker runs under Linux's SCHED_IDLE policy: the scheduler
+ * counts a core that runs only it as idle, so a waking helper or XNNPACK pool thread takes that
+ * core at once. At the same priority it held up XNNPACK's small threaded kernels 2-4x; at nice
+ * 19 waking helpers still queued behind it (a MobileNetV3-Small step's split batches ~5 ms
+ * slower). Where the policy cannot be set (not Linux, no chrt), nothing is deferred.
  */
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../../../core/module-worker.js';
 import type { SimdKernels, WasmMemory } from './simd-kernels.js';
 
 /** The kernels a batch may call, by id. */
-export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap', 'depthwiseInputRow', 'tapInputRows', 'rowDots'] as const;
+export const CALLABLE = ['pointwiseFilterGrad', 'depthwiseFilterTap', 'depthwiseInputRow', 'tapInputRows', 'rowDots', 'storeScaled'] as const;
 export type CallableKernel = (typeof CALLABLE)[number];
 
 /** Doubles per recorded call: kernel id, then up to 9 arguments. */
 export const RECORD = 10;
 /** Calls a batch holds before it runs what it has. */
 const CAPACITY = 32768;
-/** Control words: [0] sequence posted, [1 + h] sequence helper h finished (negated: failed), and from RANGES on per helper: from, to. */
+/**
+ * Control words: [0] sequence posted, [1 + h] sequence helper h finished (negated: failed), the
+ * deferred ring's counters (records posted, records done, a failure flag, whether the calling
+ * thread waits), and from RANGES on per helper: from, to.
+ */
 export const CONTROL_WORDS = 64;
+export const DEFERRED_POSTED = 17;
+export const DEFERRED_DONE = 18;
+export const DEFERRED_FAILED = 19;
+export const DEFERRED_WAITING = 20;
 export const RANGES = CONTROL_WORDS / 2;
+/** Records the deferred ring holds (a power of two: its counters wrap at 2^32). */
+export const DEFERRED_CAPACITY = 32768;
+const DEFERRED_MASK = DEFERRED_CAPACITY - 1;
+/**
+ * Deferred work is recorded in calls of about this much work (multiply-adds), at most
+ * DEFERRED_MAX_SLICES of them per kernel, so results are published as they come.
+ */
+const DEFERRED_SLICE_WORK = 4_000_000;
+const DEFERRED_MAX_SLICES = 16;
 /** Helpers the control words have room for. */
 const MAX_HELPERS = 15;
 /**
@@ -74,6 +101,9 @@ export function runCalls(kernels: SimdKernels, records: Float64Array, from: numb
       case 4:
         rowDots(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!, records[at + 5]!, records[at + 6]!, records[at + 7]!, records[at + 8]!);
         break;
+      case 5:
+        kernels.storeScaled(records[at + 1]!, records[at + 2]!, records[at + 3]!, records[at + 4]!);
+        break;
       default:
         throw new Error(`SIMD call batch: unknown kernel id ${records[at]}`);
     }
@@ -86,7 +116,30 @@ export interface HelperData {
   memory: WasmMemory;
   control: SharedArrayBuffer;
   records: SharedArrayBuffer;
+  deferred: SharedArrayBuffer;
+  /** A helper's index, or -1 for the deferred worker. */
   index: number;
+}
+
+/**
+ * The deferred worker's round: runs every record posted and not yet done, one at a time,
+ * publishing its progress after each. A failing record sets the failure flag (the calling
+ * thread reports it) and the ring moves on.
+ */
+export function runDeferredRecords(kernels: SimdKernels, control: Int32Array, records: Float64Array): void {
+  let done = Atomics.load(control, DEFERRED_DONE);
+  const posted = Atomics.load(control, DEFERRED_POSTED);
+  while (done !== posted) {
+    const slot = done & DEFERRED_MASK;
+    try {
+      runCalls(kernels, records, slot, slot + 1);
+    } catch {
+      Atomics.store(control, DEFERRED_FAILED, 1);
+    }
+    done = (done + 1) | 0;
+    Atomics.store(control, DEFERRED_DONE, done);
+    if (Atomics.load(control, DEFERRED_WAITING) !== 0) Atomics.notify(control, DEFERRED_DONE);
+  }
 }
 
 interface Helpers {
@@ -94,7 +147,42 @@ interface Helpers {
   workers: Worker[];
   control: Int32Array;
   records: Float64Array;
+  deferred: Float64Array;
+  /** The deferred worker, and whether it runs under SCHED_IDLE (else nothing is deferred). */
+  deferredWorker: Worker;
+  idle: boolean;
   sequence: number;
+  /** Deferred records posted so far (mod 2^32); the ring's write position. */
+  posted: number;
+  /** Deferred batches not known to be done: their last record's ticket and their work. */
+  jobs: { ticket: number; work: number }[];
+}
+
+/**
+ * Deferred work (multiply-adds) not yet done, counting the batch at hand, past which batches run
+ * in place instead: beyond it the deferred worker, which gets only the idle share of a core,
+ * falls behind, and the step ends waiting for it. It also keeps large batches (small-cnn's 3x3
+ * 32->64 filter gradient, 142M) splitting across the helpers: deferred with nothing else to
+ * hide behind, small-cnn's step took 1.17x the time.
+ */
+let MAX_DEFERRED_BACKLOG = 40_000_000;
+
+/** Sets the backlog from which batches are no longer deferred (0: none are); returns the previous value. */
+export function setMaxDeferredBacklog(work: number): number {
+  const previous = MAX_DEFERRED_BACKLOG;
+  MAX_DEFERRED_BACKLOG = work;
+  return previous;
+}
+
+/** The work of the deferred batches the worker has not finished. */
+function backlog(h: Helpers): number {
+  const done = Atomics.load(h.control, DEFERRED_DONE);
+  let k = 0;
+  while (k < h.jobs.length && ((h.jobs[k]!.ticket - done) | 0) <= 0) k++;
+  if (k > 0) h.jobs.splice(0, k);
+  let work = 0;
+  for (const job of h.jobs) work += job.work;
+  return work;
 }
 
 let helpers: Helpers | undefined;
@@ -103,9 +191,17 @@ let localRecords: Float64Array | undefined;
 /** Call batches split across threads so far in this process (diagnostics and tests). */
 let splitBatches = 0;
 
+/** Call batches deferred so far in this process (diagnostics and tests). */
+let deferredBatches = 0;
+
 /** How many call batches this process has split across threads. */
 export function splitCallBatches(): number {
   return splitBatches;
+}
+
+/** How many call batches this process has deferred. */
+export function deferredCallBatches(): number {
+  return deferredBatches;
 }
 
 /**
@@ -119,18 +215,66 @@ export async function startSimdHelpers(module: object, memory: WasmMemory, count
   if (!(memory.buffer instanceof SharedArrayBuffer)) throw new Error('SIMD helpers need the wasm backend\'s memory to be shared (its threaded build)');
   const control = new SharedArrayBuffer(CONTROL_WORDS * 4);
   const records = new SharedArrayBuffer(CAPACITY * RECORD * 8);
-  const workers = await Promise.all(Array.from({ length: count }, (_, index) => new Promise<Worker>((resolve, reject) => {
-    const data: HelperData = { module, memory, control, records, index };
+  const deferred = new SharedArrayBuffer(DEFERRED_CAPACITY * RECORD * 8);
+  const started = await Promise.all(Array.from({ length: count + 1 }, (_, i) => new Promise<{ worker: Worker; idle: boolean }>((resolve, reject) => {
+    const index = i < count ? i : -1;
+    const name = index < 0 ? 'the deferred SIMD worker' : `SIMD helper ${index}`;
+    const data: HelperData = { module, memory, control, records, deferred, index };
     const worker = startModuleWorker(import.meta.url, 'simd-helper', data);
-    worker.once('message', (message: { ready?: boolean; error?: string }) => {
+    worker.once('message', (message: { ready?: boolean; error?: string; idle?: boolean }) => {
       // Referenced until ready (the caller awaits it); never after.
       worker.unref();
-      if (message.ready === true) resolve(worker);
-      else reject(new Error(`SIMD helper ${index} did not start: ${message.error ?? 'no reason given'}`));
+      if (message.ready === true) resolve({ worker, idle: message.idle === true });
+      else reject(new Error(`${name} did not start: ${message.error ?? 'no reason given'}`));
     });
     worker.once('error', reject);
   })));
-  helpers = { memory, workers, control: new Int32Array(control), records: new Float64Array(records), sequence: 0 };
+  const deferredWorker = started.pop()!;
+  helpers = {
+    memory,
+    workers: started.map((s) => s.worker),
+    control: new Int32Array(control),
+    records: new Float64Array(records),
+    deferred: new Float64Array(deferred),
+    deferredWorker: deferredWorker.worker,
+    idle: deferredWorker.idle,
+    sequence: 0,
+    posted: 0,
+    jobs: [],
+  };
+}
+
+/** Whether batches on `memory` can be deferred (helpers share it and the deferred worker runs under SCHED_IDLE). */
+export function deferralAvailable(memory: WasmMemory): boolean {
+  return helpers?.memory === memory && helpers.idle;
+}
+
+/**
+ * Waits until the deferred worker has run every record up to `ticket` (from
+ * `CallBatch.runDeferred` on `memory`); throws if any deferred record failed.
+ */
+export function waitForDeferred(memory: WasmMemory, ticket: number): void {
+  const h = helpers?.memory === memory ? helpers : undefined;
+  if (h === undefined) return;
+  const started = performance.now();
+  for (;;) {
+    Atomics.store(h.control, DEFERRED_WAITING, 1);
+    const done = Atomics.load(h.control, DEFERRED_DONE);
+    if (((ticket - done) | 0) <= 0) break;
+    if (performance.now() - started > HELPER_TIMEOUT_MS) {
+      Atomics.store(h.control, DEFERRED_WAITING, 0);
+      throw new Error(`the deferred SIMD worker did not finish its calls within ${HELPER_TIMEOUT_MS} ms (${(ticket - done) | 0} records left)`);
+    }
+    Atomics.wait(h.control, DEFERRED_DONE, done, 100);
+  }
+  Atomics.store(h.control, DEFERRED_WAITING, 0);
+  if (Atomics.exchange(h.control, DEFERRED_FAILED, 0) !== 0) throw new Error('the deferred SIMD worker failed on a call: the tensors it was writing are not valid');
+}
+
+/** Whether deferred records `ticket` and before are done (a ticket from `runDeferred` on `memory`). */
+export function deferredDone(memory: WasmMemory, ticket: number): boolean {
+  const h = helpers?.memory === memory ? helpers : undefined;
+  return h === undefined || ((ticket - Atomics.load(h.control, DEFERRED_DONE)) | 0) <= 0;
 }
 
 /** Helper threads that share the kernels on `memory` (0 when none). */
@@ -150,14 +294,27 @@ export class CallBatch {
   private lastGroup = Number.NaN;
   private readonly seenGroups = new Set<number>();
   private readonly shared: Helpers | undefined;
+  /** Whether the calls go to the deferred ring (see `deferred`). */
+  readonly deferred: boolean;
 
-  constructor(private readonly kernels: SimdKernels, memory: WasmMemory) {
+  /**
+   * `deferWork`: the work (multiply-adds) of a batch that may be deferred, 0 for one that may
+   * not. It is recorded into the deferred ring, for `runDeferred`, where `deferralAvailable` on
+   * this memory and the worker's backlog with this batch stays within MAX_DEFERRED_BACKLOG
+   * (`deferred` says whether it is; otherwise the batch is an ordinary one).
+   */
+  constructor(private readonly kernels: SimdKernels, memory: WasmMemory, deferWork = 0) {
     this.shared = helpers?.memory === memory ? helpers : undefined;
-    this.records = this.shared?.records ?? (localRecords ??= new Float64Array(CAPACITY * RECORD));
+    this.deferred = deferWork > 0 && this.shared !== undefined && this.shared.idle && backlog(this.shared) + deferWork <= MAX_DEFERRED_BACKLOG;
+    this.records = this.deferred ? this.shared!.deferred : this.shared?.records ?? (localRecords ??= new Float64Array(CAPACITY * RECORD));
   }
 
-  /** Threads `run` would split calls worth `work` across (1 + helpers sharing this memory, or 1): kernels then record finer calls. */
+  /**
+   * Threads `run` would split calls worth `work` across (1 + helpers sharing this memory, or 1):
+   * kernels then record finer calls. A deferred batch asks for slices of about DEFERRED_SLICE_WORK.
+   */
   threadsFor(work: number): number {
+    if (this.deferred) return Math.max(1, Math.min(DEFERRED_MAX_SLICES, Math.round(work / DEFERRED_SLICE_WORK)));
     return this.shared === undefined || work < MIN_SPLIT_WORK ? 1 : 1 + this.shared.workers.length;
   }
 
@@ -173,7 +330,8 @@ export class CallBatch {
 
   /** Records a call of `kernel` that belongs to output group `group` and costs `work`. */
   add(kernel: CallableKernel, group: number, work: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6 = 0, a7 = 0, a8 = 0): void {
-    if (this.count === CAPACITY) this.run();
+    if (this.deferred) this.makeRoom();
+    else if (this.count === CAPACITY) this.run();
     if (group !== this.lastGroup) {
       if (this.seenGroups.has(group)) throw new Error(`SIMD call batch: the calls of group ${group} must be recorded one after another`);
       this.seenGroups.add(group);
@@ -182,7 +340,7 @@ export class CallBatch {
       this.lastGroup = group;
     }
     this.groupWork[this.groupWork.length - 1]! += work;
-    const at = this.count * RECORD;
+    const at = (this.deferred ? (this.shared!.posted + this.count) & DEFERRED_MASK : this.count) * RECORD;
     const r = this.records;
     r[at] = CALLABLE.indexOf(kernel);
     r[at + 1] = a0;
@@ -197,13 +355,46 @@ export class CallBatch {
     this.count++;
   }
 
+  /** A deferred batch whose ring is full posts what it has and waits for a free record. */
+  private makeRoom(): void {
+    const h = this.shared!;
+    if (((h.posted + this.count - Atomics.load(h.control, DEFERRED_DONE)) | 0) < DEFERRED_CAPACITY) return;
+    const ticket = this.runDeferred();
+    waitForDeferred(h.memory, (ticket - DEFERRED_CAPACITY / 2) | 0);
+  }
+
+  /**
+   * Posts a deferred batch's calls to the deferred worker and returns at once, with the ticket
+   * `waitForDeferred` takes. The calls run in the order recorded, after earlier deferred ones.
+   */
+  runDeferred(): number {
+    if (!this.deferred) throw new Error('SIMD call batch: runDeferred on a batch that was not made deferred');
+    const h = this.shared!;
+    h.posted = (h.posted + this.count) | 0;
+    h.jobs.push({ ticket: h.posted, work: this.groupWork.reduce((a, b) => a + b, 0) });
+    deferredBatches++;
+    this.count = 0;
+    this.groupStarts.length = 0;
+    this.groupWork.length = 0;
+    this.lastGroup = Number.NaN;
+    this.seenGroups.clear();
+    Atomics.store(h.control, DEFERRED_POSTED, h.posted);
+    Atomics.notify(h.control, DEFERRED_POSTED);
+    return h.posted;
+  }
+
   /** Runs every recorded call and empties the batch. */
   run(): void {
+    if (this.deferred) {
+      waitForDeferred(this.shared!.memory, this.runDeferred());
+      return;
+    }
     const count = this.count;
     if (count === 0) return;
     const total = this.groupWork.reduce((s, w) => s + w, 0);
     const h = this.shared;
-    const parts = h === undefined || total < MIN_SPLIT_WORK || this.groupStarts.length < 2 ? 1 : Math.min(h.workers.length + 1, this.groupStarts.length);
+    const alone = h === undefined || total < MIN_SPLIT_WORK || this.groupStarts.length < 2;
+    const parts = alone ? 1 : Math.min(h.workers.length + 1, this.groupStarts.length);
     // Part boundaries at group starts, each part about total / parts of the work.
     const bounds = [0];
     for (let g = 0, done = 0; g < this.groupStarts.length && bounds.length < parts; g++) {
