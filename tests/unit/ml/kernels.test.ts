@@ -158,6 +158,7 @@ describe('project wasm kernels match the cpu backend', () => {
   it.each([
     [[1, 5, 8], [1, 12, 8], false, true], [[1, 32, 1024], [1, 20, 1024], false, true], [[1, 6, 32], [1, 136, 32], false, true],
     [[1, 3, 12], [1, 8, 12], false, true], [[1, 7, 16], [1, 7, 12], true, false], [[1, 4, 6], [1, 5, 6], false, true],
+    [[1, 5, 12], [1, 5, 16], true, false], [[1, 70, 24], [1, 70, 8], true, false], [[1, 32, 576], [1, 32, 1024], true, false],
   ] as [Shape, Shape, boolean, boolean][])('BatchMatMul a=%j b=%j transposeA=%s transposeB=%s', async (aShape, bShape, transposeA, transposeB) => {
     const error = await worstError('BatchMatMul', { a: { shape: aShape, seed: 51 }, b: { shape: bShape, seed: 52 } }, { transposeA, transposeB });
     expect(error).toBeLessThan(TOLERANCE);
