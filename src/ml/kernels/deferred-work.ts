@@ -20,9 +20,11 @@
  * thread. `setDeferWork(false)` runs them in place; so does a kernel while the worker is behind
  * (simd-calls.ts, MAX_DEFERRED_BACKLOG), or where it cannot run under SCHED_IDLE.
  *
- * MobileNetV3-Small@96, batch 32, two threads, gradient step with deferral on and off
- * alternating in one process (.data-free: bench/defer-work.ts): the filter gradients' kernels
- * drop from ~17 to ~4 ms of the calling thread's time a step.
+ * MobileNetV3-Small@96, batch 32, two threads, deferral on and off alternating in one process:
+ * the filter gradients' kernels take ~4 ms of the calling thread's time a step instead of ~17,
+ * and a training step with Adam 107.1 against 116.4 ms (medians of five rounds; bench/defer-work.ts
+ * measures it). Dense layers' dW = x^T dy deferred the same way made that step slower (116.3 ms),
+ * so BatchMatMul does not defer.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
