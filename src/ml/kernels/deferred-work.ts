@@ -16,9 +16,11 @@
  *   - `backend.typedArrayFromHeap` (our kernels and the fused optimizer read the heap that way),
  *     `readSync` and `read` (dataSync, data) on a pending output;
  *   - `backend.disposeData` of a pending output, or the last reference to a tensor the calls read.
- * Results are the same bits as the calls run in place: the same calls, in the same order, on one
- * thread. `setDeferWork(false)` runs them in place; so does a kernel while the worker is behind
- * (simd-calls.ts, MAX_DEFERRED_BACKLOG), or where it cannot run under SCHED_IDLE.
+ * A wait does not sleep: the waiting thread runs the records the worker has not reached
+ * (simd-calls.ts, `waitForDeferred`). Results are the same bits as the calls run in place: the
+ * same calls, in the same order, each on one thread. `setDeferWork(false)` runs them in place;
+ * so does a kernel while the worker is behind (MAX_DEFERRED_BACKLOG) or starved of CPU time (a
+ * busy machine), or where it cannot run under SCHED_IDLE.
  *
  * MobileNetV3-Small@96, batch 32, two threads, deferral on and off alternating in one process:
  * the filter gradients' kernels take ~4 ms of the calling thread's time a step instead of ~17,

@@ -5,7 +5,7 @@ import { initBackend } from '../../../src/ml/backend.js';
 import { buildModel } from '../../../src/ml/build-model.js';
 import { setDeferWork } from '../../../src/ml/kernels/deferred-work.js';
 import {
-  CallBatch, type CallableKernel, deferralAvailable, deferredCallBatches, setMaxDeferredBacklog, waitForDeferred,
+  CallBatch, type CallableKernel, deferralAvailable, deferredCallBatches, deferredRecordsTakenOver, setMaxDeferredBacklog, waitForDeferred,
 } from '../../../src/ml/kernels/simd/simd-calls.js';
 import { backendMemory, simdKernels } from '../../../src/ml/kernels/simd/simd-kernels.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
@@ -108,14 +108,44 @@ describe('weight gradients deferred to a worker under SCHED_IDLE', () => {
     }
   });
 
-  it.runIf(linux)('reports a call that failed on the worker when its ticket is waited for', async () => {
+  it.runIf(linux)('a thread that waits runs the records the worker has not reached itself, with the same results', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as unknown as BackendWasm;
+    const simd = simdKernels(backend)!;
+    // 400 independent 1x1 filter gradients of 64 pixels, 8 -> 8 channels, each into its own block.
+    const jobs = 400;
+    const x = tf.tensor2d(seededUniform(jobs * 64 * 8, 6, -1, 1), [jobs * 64, 8]);
+    const dy = tf.tensor2d(seededUniform(jobs * 64 * 8, 7, -1, 1), [jobs * 64, 8]);
+    const run = (defer: boolean): number[] => {
+      const out = backend.makeOutput([jobs, 64], 'float32');
+      const acc = backend.typedArrayFromHeap(out) as Float32Array;
+      acc.fill(0);
+      const xAt = (backend.typedArrayFromHeap(x) as Float32Array).byteOffset;
+      const dyAt = (backend.typedArrayFromHeap(dy) as Float32Array).byteOffset;
+      const batch = new CallBatch(simd, memory(), defer ? 1 : 0);
+      expect(batch.deferred).toBe(defer);
+      for (let j = 0; j < jobs; j++) batch.add('pointwiseFilterGrad', j, 64 * 64, xAt + 4 * j * 512, dyAt + 4 * j * 512, acc.byteOffset + 4 * j * 64, 64, 8, 8, 8, 8);
+      if (defer) waitForDeferred(memory(), batch.runDeferred());
+      else batch.run();
+      const values = Array.from(backend.typedArrayFromHeap(out) as Float32Array);
+      backend.disposeData(out.dataId);
+      return values;
+    };
+    const inPlace = run(false);
+    const before = deferredRecordsTakenOver();
+    expect(run(true)).toEqual(inPlace);
+    expect(deferredRecordsTakenOver()).toBeGreaterThan(before);
+    tf.dispose([x, dy]);
+  });
+
+  it.runIf(linux)('reports a deferred call that failed when its ticket is waited for', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as unknown as BackendWasm;
     const batch = new CallBatch(simdKernels(backend)!, memory(), 1);
     expect(batch.deferred).toBe(true);
     batch.add('no-such-kernel' as CallableKernel, 0, 1, 0, 0, 0, 0, 0, 0);
     const ticket = batch.runDeferred();
-    expect(() => waitForDeferred(memory(), ticket)).toThrow(/deferred SIMD worker failed on a call/);
+    expect(() => waitForDeferred(memory(), ticket)).toThrow(/a deferred SIMD call failed/);
     // The failure is reported once; later work goes on.
     expect(() => waitForDeferred(memory(), ticket)).not.toThrow();
   });

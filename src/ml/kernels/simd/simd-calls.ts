@@ -17,7 +17,8 @@
  * a thread of its own, the deferred worker, works through in order while the calling thread goes
  * on, and `runDeferred` returns a ticket that `waitForDeferred` waits for. Whoever posts deferred
  * work must keep what it reads and writes alive and unread until then (`deferred-work.ts` does
- * so for tensors). The deferred worker runs under Linux's SCHED_IDLE policy: the scheduler
+ * so for tensors); a thread that waits runs the rest of the records up to its ticket itself. The
+ * deferred worker runs under Linux's SCHED_IDLE policy: the scheduler
  * counts a core that runs only it as idle, so a waking helper or XNNPACK pool thread takes that
  * core at once. At the same priority it held up XNNPACK's small threaded kernels 2-4x; at nice
  * 19 waking helpers still queued behind it (a MobileNetV3-Small step's split batches ~5 ms
@@ -37,14 +38,16 @@ export const RECORD = 10;
 const CAPACITY = 32768;
 /**
  * Control words: [0] sequence posted, [1 + h] sequence helper h finished (negated: failed), the
- * deferred ring's counters (records posted, records done, a failure flag, whether the calling
- * thread waits), and from RANGES on per helper: from, to.
+ * deferred ring's words (records posted, records done, a failure flag, the calling thread's
+ * takeover request, whether the worker is inside a record), and from RANGES on per helper:
+ * from, to.
  */
 export const CONTROL_WORDS = 64;
 export const DEFERRED_POSTED = 17;
 export const DEFERRED_DONE = 18;
 export const DEFERRED_FAILED = 19;
-export const DEFERRED_WAITING = 20;
+export const DEFERRED_TAKEOVER = 20;
+export const DEFERRED_BUSY = 21;
 export const RANGES = CONTROL_WORDS / 2;
 /** Records the deferred ring holds (a power of two: its counters wrap at 2^32). */
 export const DEFERRED_CAPACITY = 32768;
@@ -127,19 +130,30 @@ export interface HelperData {
  * thread reports it) and the ring moves on.
  */
 export function runDeferredRecords(kernels: SimdKernels, control: Int32Array, records: Float64Array): void {
-  let done = Atomics.load(control, DEFERRED_DONE);
-  const posted = Atomics.load(control, DEFERRED_POSTED);
-  while (done !== posted) {
-    const slot = done & DEFERRED_MASK;
-    try {
-      runCalls(kernels, records, slot, slot + 1);
-    } catch {
-      Atomics.store(control, DEFERRED_FAILED, 1);
-    }
-    done = (done + 1) | 0;
-    Atomics.store(control, DEFERRED_DONE, done);
-    if (Atomics.load(control, DEFERRED_WAITING) !== 0) Atomics.notify(control, DEFERRED_DONE);
+  for (;;) {
+    // Inside a record from here until BUSY is cleared, unless the calling thread has asked to
+    // take over: it sets TAKEOVER, then reads BUSY; this thread sets BUSY, then reads TAKEOVER
+    // (sequentially consistent), so at most one of them runs records.
+    Atomics.store(control, DEFERRED_BUSY, 1);
+    const done = Atomics.load(control, DEFERRED_DONE);
+    if (Atomics.load(control, DEFERRED_TAKEOVER) !== 0 || done === Atomics.load(control, DEFERRED_POSTED)) break;
+    runDeferredRecord(kernels, control, records, done);
+    Atomics.store(control, DEFERRED_BUSY, 0);
+    if (Atomics.load(control, DEFERRED_TAKEOVER) !== 0) Atomics.notify(control, DEFERRED_BUSY);
   }
+  Atomics.store(control, DEFERRED_BUSY, 0);
+  Atomics.notify(control, DEFERRED_BUSY);
+}
+
+/** Runs deferred record `done` and publishes it done; a failure sets the failure flag. */
+function runDeferredRecord(kernels: SimdKernels, control: Int32Array, records: Float64Array, done: number): void {
+  const slot = done & DEFERRED_MASK;
+  try {
+    runCalls(kernels, records, slot, slot + 1);
+  } catch {
+    Atomics.store(control, DEFERRED_FAILED, 1);
+  }
+  Atomics.store(control, DEFERRED_DONE, (done + 1) | 0);
 }
 
 interface Helpers {
@@ -156,7 +170,21 @@ interface Helpers {
   posted: number;
   /** Deferred batches not known to be done: their last record's ticket and their work. */
   jobs: { ticket: number; work: number }[];
+  /** The calling thread's kernels, for the deferred records it takes over (set by the first deferred batch). */
+  local: SimdKernels | undefined;
+  /** performance.now() before which nothing is deferred (the worker was found starved). */
+  suspendedUntil: number;
 }
+
+/**
+ * A takeover that waited longer than this for the worker to leave its record (one record is
+ * well under a millisecond of work) means the worker is starved of CPU time: the machine is
+ * busy. Deferral then stops for SUSPEND_MS, and starts again after. With two busy processes on
+ * this 2-core machine, a MobileNetV3-Small step took 2.4-3.2 s deferring with the calling thread
+ * waiting for the worker, 0.2-0.7 s with takeovers alone, against 0.28-0.30 s in place.
+ */
+const STARVED_WAIT_MS = 2;
+const SUSPEND_MS = 1000;
 
 /**
  * Deferred work (multiply-adds) not yet done, counting the batch at hand, past which batches run
@@ -191,8 +219,9 @@ let localRecords: Float64Array | undefined;
 /** Call batches split across threads so far in this process (diagnostics and tests). */
 let splitBatches = 0;
 
-/** Call batches deferred so far in this process (diagnostics and tests). */
+/** Call batches deferred so far in this process, and deferred records the calling thread ran itself (diagnostics and tests). */
 let deferredBatches = 0;
+let takenOver = 0;
 
 /** How many call batches this process has split across threads. */
 export function splitCallBatches(): number {
@@ -202,6 +231,11 @@ export function splitCallBatches(): number {
 /** How many call batches this process has deferred. */
 export function deferredCallBatches(): number {
   return deferredBatches;
+}
+
+/** How many deferred records the calling thread has run itself, in waits. */
+export function deferredRecordsTakenOver(): number {
+  return takenOver;
 }
 
 /**
@@ -241,6 +275,8 @@ export async function startSimdHelpers(module: object, memory: WasmMemory, count
     sequence: 0,
     posted: 0,
     jobs: [],
+    local: undefined,
+    suspendedUntil: 0,
   };
 }
 
@@ -250,25 +286,37 @@ export function deferralAvailable(memory: WasmMemory): boolean {
 }
 
 /**
- * Waits until the deferred worker has run every record up to `ticket` (from
- * `CallBatch.runDeferred` on `memory`); throws if any deferred record failed.
+ * Returns once every deferred record up to `ticket` (from `CallBatch.runDeferred` on `memory`)
+ * has run, on the worker or, for those it has not reached, here; throws if any deferred record
+ * failed.
  */
 export function waitForDeferred(memory: WasmMemory, ticket: number): void {
   const h = helpers?.memory === memory ? helpers : undefined;
   if (h === undefined) return;
-  const started = performance.now();
-  for (;;) {
-    Atomics.store(h.control, DEFERRED_WAITING, 1);
-    const done = Atomics.load(h.control, DEFERRED_DONE);
-    if (((ticket - done) | 0) <= 0) break;
-    if (performance.now() - started > HELPER_TIMEOUT_MS) {
-      Atomics.store(h.control, DEFERRED_WAITING, 0);
-      throw new Error(`the deferred SIMD worker did not finish its calls within ${HELPER_TIMEOUT_MS} ms (${(ticket - done) | 0} records left)`);
+  if (((ticket - Atomics.load(h.control, DEFERRED_DONE)) | 0) > 0) {
+    // Rather than sleep while a thread that only gets idle time works (on a busy machine it may
+    // get next to none), this thread runs the records up to the ticket itself, once the worker
+    // has left the record it is in.
+    Atomics.store(h.control, DEFERRED_TAKEOVER, 1);
+    try {
+      const started = performance.now();
+      while (Atomics.load(h.control, DEFERRED_BUSY) !== 0) {
+        if (performance.now() - started > HELPER_TIMEOUT_MS) throw new Error(`the deferred SIMD worker did not finish a call within ${HELPER_TIMEOUT_MS} ms`);
+        Atomics.wait(h.control, DEFERRED_BUSY, 1, 100);
+      }
+      const waited = performance.now() - started;
+      if (waited > STARVED_WAIT_MS) h.suspendedUntil = performance.now() + SUSPEND_MS;
+      for (let done = Atomics.load(h.control, DEFERRED_DONE); ((ticket - done) | 0) > 0; done = (done + 1) | 0) {
+        runDeferredRecord(h.local!, h.control, h.deferred, done);
+        takenOver++;
+      }
+    } finally {
+      Atomics.store(h.control, DEFERRED_TAKEOVER, 0);
+      // The worker goes on with any records past the ticket.
+      Atomics.notify(h.control, DEFERRED_TAKEOVER);
     }
-    Atomics.wait(h.control, DEFERRED_DONE, done, 100);
   }
-  Atomics.store(h.control, DEFERRED_WAITING, 0);
-  if (Atomics.exchange(h.control, DEFERRED_FAILED, 0) !== 0) throw new Error('the deferred SIMD worker failed on a call: the tensors it was writing are not valid');
+  if (Atomics.exchange(h.control, DEFERRED_FAILED, 0) !== 0) throw new Error('a deferred SIMD call failed: the tensors it was writing are not valid');
 }
 
 /** Whether deferred records `ticket` and before are done (a ticket from `runDeferred` on `memory`). */
@@ -305,7 +353,8 @@ export class CallBatch {
    */
   constructor(private readonly kernels: SimdKernels, memory: WasmMemory, deferWork = 0) {
     this.shared = helpers?.memory === memory ? helpers : undefined;
-    this.deferred = deferWork > 0 && this.shared !== undefined && this.shared.idle && backlog(this.shared) + deferWork <= MAX_DEFERRED_BACKLOG;
+    this.deferred = deferWork > 0 && this.shared !== undefined && this.shared.idle && backlog(this.shared) + deferWork <= MAX_DEFERRED_BACKLOG
+      && performance.now() >= this.shared.suspendedUntil;
     this.records = this.deferred ? this.shared!.deferred : this.shared?.records ?? (localRecords ??= new Float64Array(CAPACITY * RECORD));
   }
 
@@ -370,6 +419,7 @@ export class CallBatch {
   runDeferred(): number {
     if (!this.deferred) throw new Error('SIMD call batch: runDeferred on a batch that was not made deferred');
     const h = this.shared!;
+    h.local = this.kernels;
     h.posted = (h.posted + this.count) | 0;
     h.jobs.push({ ticket: h.posted, work: this.groupWork.reduce((a, b) => a + b, 0) });
     deferredBatches++;

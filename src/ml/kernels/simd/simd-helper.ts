@@ -8,7 +8,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Wasm } from '../../../core/compile-wat.js';
 import type { SimdKernels } from './simd-kernels.js';
-import { DEFERRED_POSTED, type HelperData, RANGES, runCalls, runDeferredRecords } from './simd-calls.js';
+import { DEFERRED_DONE, DEFERRED_POSTED, DEFERRED_TAKEOVER, type HelperData, RANGES, runCalls, runDeferredRecords } from './simd-calls.js';
 
 /** Linux's scheduling policy number for SCHED_IDLE. */
 const SCHED_IDLE = 5;
@@ -50,6 +50,11 @@ if (data.index < 0) {
   for (;;) {
     const posted = Atomics.load(control, DEFERRED_POSTED);
     runDeferredRecords(kernels, control, deferred);
+    if (Atomics.load(control, DEFERRED_DONE) !== posted) {
+      // Stopped for the calling thread, which runs records now: look again once it is done.
+      Atomics.wait(control, DEFERRED_TAKEOVER, 1, 1);
+      continue;
+    }
     // Returns at once if more were posted since `posted` was read.
     Atomics.wait(control, DEFERRED_POSTED, posted);
   }
