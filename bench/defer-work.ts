@@ -13,25 +13,11 @@ import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/ml/backend.js';
-import { buildModel } from '../src/ml/build-model.js';
-import type { ArchitectureName } from '../src/ml/engine.js';
-import { BatchAssembler } from '../src/ml/image-batches.js';
 import { setDeferWork } from '../src/ml/kernels/deferred-work.js';
 import { deferralAvailable, deferredCallBatches } from '../src/ml/kernels/simd/simd-calls.js';
 import { backendMemory } from '../src/ml/kernels/simd/simd-kernels.js';
 import { createOptimizer } from '../src/ml/optimizer-bytes.js';
-import { timedStep } from './support/training-step.js';
-
-const SHAPES: Record<string, { side: number; channels: number; batch: number }> = {
-  'small-cnn': { side: 28, channels: 1, batch: 64 },
-  'mobilenet-v3-small': { side: 96, channels: 3, batch: 32 },
-  'resnet-18': { side: 64, channels: 3, batch: 32 },
-};
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
+import { BENCH_SHAPES, benchSetup, median, timedStep } from './support/training-step.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +31,7 @@ const rounds = Number(values.rounds);
 if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`--steps must be an integer >= 1, got ${values.steps}`);
 if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`--rounds must be an integer >= 1, got ${values.rounds}`);
 const archs = values.arch.split(',');
-for (const arch of archs) if (SHAPES[arch] === undefined) throw new RangeError(`--arch must list ${Object.keys(SHAPES).join(', ')}, got ${arch}`);
+for (const arch of archs) if (BENCH_SHAPES[arch] === undefined) throw new RangeError(`--arch must list ${Object.keys(BENCH_SHAPES).join(', ')}, got ${arch}`);
 
 await initBackend('wasm', { wasmThreads: 2 });
 if (!deferralAvailable(backendMemory(tf.backend() as never)!)) {
@@ -54,12 +40,8 @@ if (!deferralAvailable(backendMemory(tf.backend() as never)!)) {
 console.log(`deferred weight gradients: training step at 2 threads, ${rounds} rounds of ${steps} steps each way; load average at start ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
 for (const arch of archs) {
-  const { side, channels, batch } = SHAPES[arch]!;
-  const net = buildModel({ architecture: arch as ArchitectureName, inputShape: [side, side, channels], numClasses: 10 }, 1);
-  const images = new Uint8Array(batch * side * side * channels).map((_, i) => (i * 2654435761) >>> 24);
-  const batches = new BatchAssembler({ images, labels: Int32Array.from({ length: batch }, (_, i) => i % 10), count: batch, shape: [side, side, channels], scaling: '0-1' });
+  const { net, batches, batch, variables } = benchSetup(arch);
   const optimizer = createOptimizer({ kind: 'adam', learningRate: 1e-3, momentum: 0 });
-  const variables = net.trainableWeights.map((w) => w.read() as tf.Variable);
   const step = (): void => timedStep(net, optimizer, batches, batch, variables);
   for (let i = 0; i < 4; i++) step();
   const figures = { deferred: [] as number[], inPlace: [] as number[] };

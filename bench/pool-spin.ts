@@ -17,18 +17,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, wasmBinaryInUse } from '../src/ml/backend.js';
-import { buildModel } from '../src/ml/build-model.js';
-import type { ArchitectureName } from '../src/ml/engine.js';
-import { BatchAssembler } from '../src/ml/image-batches.js';
 import { createOptimizer } from '../src/ml/optimizer-bytes.js';
-import { timedStep } from './support/training-step.js';
+import { benchSetup, timedStep } from './support/training-step.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SHAPES: Record<string, { side: number; channels: number; batch: number }> = {
-  'small-cnn': { side: 28, channels: 1, batch: 64 },
-  'mobilenet-v3-small': { side: 96, channels: 3, batch: 32 },
-  'resnet-18': { side: 64, channels: 3, batch: 32 },
-};
 const VARIANTS = ['short', 'stock'] as const;
 type Variant = (typeof VARIANTS)[number];
 
@@ -43,13 +35,6 @@ interface Figures {
 function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function model(arch: string): { net: tf.LayersModel; side: number; channels: number; batch: number } {
-  const shape = SHAPES[arch];
-  if (shape === undefined) throw new Error(`--arch must be one of ${Object.keys(SHAPES).join(', ')}, got ${arch}`);
-  const net = buildModel({ architecture: arch as ArchitectureName, inputShape: [shape.side, shape.side, shape.channels], numClasses: 10 }, 1);
-  return { net, ...shape };
 }
 
 /** Batch-1 prediction latencies (ms) after 100 warm-up calls: p50 and p95 of 500. */
@@ -70,11 +55,8 @@ function latency(net: tf.LayersModel, side: number, channels: number): [number, 
 async function measure(variant: Variant, arch: string, steps: number): Promise<Figures> {
   await initBackend('wasm', { wasmThreads: 2, wasmPoolSpin: variant });
   if ((wasmBinaryInUse() !== undefined) !== (variant === 'short')) throw new Error(`the ${variant} binary did not load (in use: ${wasmBinaryInUse() ?? 'stock'})`);
-  const { net, side, channels, batch } = model(arch);
-  const images = new Uint8Array(batch * side * side * channels).map((_, i) => (i * 2654435761) >>> 24);
-  const batches = new BatchAssembler({ images, labels: Int32Array.from({ length: batch }, (_, i) => i % 10), count: batch, shape: [side, side, channels], scaling: '0-1' });
+  const { net, side, channels, batch, batches, variables } = benchSetup(arch);
   const optimizer = createOptimizer({ kind: 'adam', learningRate: 1e-3, momentum: 0 });
-  const variables = net.trainableWeights.map((w) => w.read() as tf.Variable);
   const step = (): void => timedStep(net, optimizer, batches, batch, variables);
   for (let i = 0; i < 4; i++) step();
   const times: number[] = [];
@@ -84,7 +66,7 @@ async function measure(variant: Variant, arch: string, steps: number): Promise<F
     times.push(performance.now() - started);
   }
   const [p50Ms, p95Ms] = latency(net, side, channels);
-  const small = arch === 'small-cnn' ? { net, side, channels } : model('small-cnn');
+  const small = arch === 'small-cnn' ? { net, side, channels } : benchSetup('small-cnn');
   const [smallCnnP50Ms, smallCnnP95Ms] = latency(small.net, small.side, small.channels);
   return { stepMs: quantile(times, 0.5), p50Ms, p95Ms, smallCnnP50Ms, smallCnnP95Ms };
 }

@@ -13,22 +13,9 @@ import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, wasmThreadsInUse } from '../src/ml/backend.js';
-import { buildModel } from '../src/ml/build-model.js';
-import type { ArchitectureName } from '../src/ml/engine.js';
 import { FusedAdamOptimizer, FusedMomentumOptimizer } from '../src/ml/fused-optimizer.js';
-import { BatchAssembler } from '../src/ml/image-batches.js';
-import { timedStep } from './support/training-step.js';
+import { benchSetup, median, timedStep } from './support/training-step.js';
 
-const SHAPES: Record<string, { side: number; channels: number; batch: number }> = {
-  'small-cnn': { side: 28, channels: 1, batch: 64 },
-  'mobilenet-v3-small': { side: 96, channels: 3, batch: 32 },
-  'resnet-18': { side: 64, channels: 3, batch: 32 },
-};
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -40,18 +27,12 @@ async function main(): Promise<void> {
       optimizer: { type: 'string', default: 'adam' },
     },
   });
-  const shape = SHAPES[values.arch];
-  if (shape === undefined) throw new Error(`--arch must be one of ${Object.keys(SHAPES).join(', ')}, got ${values.arch}`);
   if (values.optimizer !== 'adam' && values.optimizer !== 'momentum') throw new Error(`--optimizer must be adam or momentum, got ${values.optimizer}`);
   const threads = Number(values.threads);
   const steps = Number(values.steps);
   const rounds = Number(values.rounds);
   await initBackend('wasm', { wasmThreads: threads });
-  const count = shape.batch;
-  const images = new Uint8Array(count * shape.side * shape.side * shape.channels).map((_, i) => (i * 2654435761) >>> 24);
-  const batches = new BatchAssembler({ images, labels: Int32Array.from({ length: count }, (_, i) => i % 10), count, shape: [shape.side, shape.side, shape.channels], scaling: '0-1' });
-  const model = buildModel({ architecture: values.arch as ArchitectureName, inputShape: [shape.side, shape.side, shape.channels], numClasses: 10 }, 1);
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { net: model, batches, batch: count, side, variables } = benchSetup(values.arch);
   const make = {
     stock: (): tf.Optimizer => (values.optimizer === 'adam' ? tf.train.adam(1e-3) : tf.train.momentum(1e-3, 0.9)),
     fused: (): tf.Optimizer => (values.optimizer === 'adam' ? new FusedAdamOptimizer(1e-3, 0.9, 0.999) : new FusedMomentumOptimizer(1e-3, 0.9)),
@@ -75,7 +56,7 @@ async function main(): Promise<void> {
   }
   model.dispose();
   const [l1] = loadavg();
-  console.log(`${values.arch}@${shape.side} batch ${count}, ${values.optimizer}, wasm ${wasmThreadsInUse()} thread(s), ${steps} steps x ${rounds} rounds, load ${l1!.toFixed(2)}`);
+  console.log(`${values.arch}@${side} batch ${count}, ${values.optimizer}, wasm ${wasmThreadsInUse()} thread(s), ${steps} steps x ${rounds} rounds, load ${l1!.toFixed(2)}`);
   for (const kind of ['stock', 'fused'] as const) {
     const r = results[kind]!;
     console.log(`  ${kind.padEnd(6)} cpu ${median(r.cpu).toFixed(2)} ms/step  wall ${median(r.wall).toFixed(2)} ms/step  (${(count / median(r.cpu) * 1000).toFixed(0)} img per cpu-s)`);
