@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
+import { batchNormTrain } from '../kernels/batch-norm-train.js';
 import { fusedMoments, movingMoments } from '../kernels/moments.js';
 import { tfjsLayerClass } from './tfjs-layer-class.js';
 
@@ -37,12 +38,17 @@ class FusedMomentsBatchNormalization extends BatchNormBase {
     const gamma = f.gamma;
     const beta = f.beta;
     return tf.tidy(() => {
+      // The moving averages as tfjs-layers updates them: v -= (v - value) * (1 - momentum).
+      const updateMoving = (mean: tf.Tensor, variance: tf.Tensor): void => {
+        const [movingMean, movingVariance] = movingMoments(f.movingMean.read(), f.movingVariance.read(), mean, variance, f.momentum);
+        f.movingMean.write(movingMean);
+        f.movingVariance.write(movingVariance);
+      };
+      const fused = batchNormTrain(x, gamma.read(), beta.read(), f.epsilon, updateMoving);
+      if (fused !== undefined) return fused;
       const { mean, variance } = fusedMoments(x);
       const normed = tf.batchNorm(x, mean, variance, beta.read(), gamma.read(), f.epsilon);
-      // The moving averages as tfjs-layers updates them: v -= (v - value) * (1 - momentum).
-      const [movingMean, movingVariance] = movingMoments(f.movingMean.read(), f.movingVariance.read(), mean, variance, f.momentum);
-      f.movingMean.write(movingMean);
-      f.movingVariance.write(movingVariance);
+      updateMoving(mean, variance);
       return normed;
     });
   }

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/ml/backend.js';
 import { fusedMoments, MOMENTS_GRAD_KERNEL, MOMENTS_KERNEL, MOVING_MOMENTS_KERNEL, movingMoments } from '../../../src/ml/kernels/moments.js';
 import { batchNormalization } from '../../../src/ml/layers/batch-norm.js';
+import { BATCH_NORM_TRAIN_GRAD_KERNEL } from '../../../src/ml/kernels/batch-norm-train.js';
 import { seededUniform } from '../../../src/ml/seeded-random.js';
 
 beforeAll(async () => {
@@ -127,7 +128,44 @@ describe('batchNormalization: tfjs-layers\' layer, training on fusedMoments', ()
     a.moving.forEach((v, i) => expect(worst(v, b.moving[i]!)).toBeLessThan(1e-5));
     expect(worst(a.inference, b.inference)).toBeLessThan(1e-5);
     expect(a.json.class_name).toBe('BatchNormalization');
+    // Its gradient is one kernel (two passes), not FusedBatchNorm's, the moments' and an Add.
+    const ours = model(true);
+    const variables = ours.trainableWeights.map((v) => v.read() as tf.Variable);
+    const profile = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(ours.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar, variables);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    expect(profile.kernelNames).toContain(BATCH_NORM_TRAIN_GRAD_KERNEL);
+    for (const name of [MOMENTS_GRAD_KERNEL, 'BatchNormGradProject', 'Add']) expect(profile.kernelNames).not.toContain(name);
     expect({ ...a.json.config, name: 'x' }).toEqual({ ...b.json.config, name: 'x' });
     tf.dispose([x, w]);
+  });
+});
+
+describe('batch norm training gradient as one kernel (batchNormTrain)', () => {
+  it.each([[[5, 6, 6, 12]], [[3, 7, 5, 8]], [[33, 16]]])('matches tfjs-layers\' batch norm on the cpu backend, x=%j', async (shape) => {
+    const c = shape[shape.length - 1]!;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const run = async (backend: 'cpu' | 'wasm'): Promise<Float32Array[]> => {
+      await tf.setBackend(backend);
+      const input = tf.input({ shape: shape.slice(1) });
+      const args = { momentum: 0.9, epsilon: 1e-3, gammaInitializer: tf.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 16 }), betaInitializer: tf.initializers.randomNormal({ seed: 17 }) };
+      const layer = backend === 'wasm' ? batchNormalization(args) : tf.layers.batchNormalization(args);
+      const m = tf.model({ inputs: input, outputs: layer.apply(input) as tf.SymbolicTensor });
+      const x = tf.tensor(seededUniform(size, 18, -2, 4), shape);
+      const w = tf.tensor(seededUniform(size, 19, -1, 1), shape);
+      const variables = m.trainableWeights.map((v) => v.read() as tf.Variable);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(m.apply(x, { training: true }) as tf.Tensor, w)) as tf.Scalar, variables);
+      const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(m.apply(t, { training: true }) as tf.Tensor, w)))(x);
+      const out = [...await Promise.all(variables.map(async (v) => (await grads[v.name]!.data()) as Float32Array)), (await dx.data()) as Float32Array];
+      expect(out.length).toBe(3);
+      expect(out[0]!.length).toBe(c);
+      tf.dispose([x, w, dx, ...Object.values(grads)]);
+      m.dispose();
+      return out;
+    };
+    const reference = await run('cpu');
+    const ours = await run('wasm');
+    ['dgamma', 'dbeta', 'dx'].forEach((name, i) => expect(worst(ours[i]!, reference[i]!), name).toBeLessThan(1e-4));
   });
 });

@@ -147,6 +147,34 @@ describe('the SIMD kernels', () => {
     expectSameBits(sq, want);
   });
 
+  it('batch norm\'s training gradient passes: the sums as batchNormGradRows adds them, and dx = (dy k + x p) + q, bit for bit', async () => {
+    const { k, f32, f64 } = await kernelsOnFreshMemory(true);
+    const rows = 4 * 5 + 3;
+    const c = 8;
+    const dy = f32(rows * c);
+    const x = f32(rows * c);
+    dy.set(values(rows * c, 8, -2, 2));
+    x.set(values(rows * c, 9, -3, 3));
+    const m = f32(c);
+    m.set(values(c, 10, -1, 1));
+    const [accDy, accXm, refDy, refXm] = [f64(c), f64(c), f64(c), f64(c)];
+    k.batchNormGradSums(dy.byteOffset, x.byteOffset, m.byteOffset, accDy.byteOffset, accXm.byteOffset, rows, c);
+    const scratchDx = f32(rows * c);
+    const ones = f32(c);
+    ones.fill(1);
+    k.batchNormGradRows(dy.byteOffset, x.byteOffset, scratchDx.byteOffset, m.byteOffset, ones.byteOffset, refDy.byteOffset, refXm.byteOffset, rows, c);
+    expectSameBits(accDy, refDy);
+    expectSameBits(accXm, refXm);
+    const [kv, pv, qv] = [f32(c), f32(c), f32(c)];
+    kv.set(values(c, 11, -1, 1));
+    pv.set(values(c, 12, -1, 1));
+    qv.set(values(c, 13, -1, 1));
+    const dx = f32(rows * c);
+    k.affine2Rows(dy.byteOffset, x.byteOffset, dx.byteOffset, kv.byteOffset, pv.byteOffset, qv.byteOffset, rows, c);
+    const f = Math.fround;
+    expectSameBits(dx, Float32Array.from(dx, (_, i) => f(f(f(dy[i]! * kv[i % c]!) + f(x[i]! * pv[i % c]!)) + qv[i % c]!)));
+  });
+
   it('a max-pool gradient row sends dy to the first maximum of each window (ties: a, b, c, d), zero elsewhere', async () => {
     const { k, f32 } = await kernelsOnFreshMemory(true);
     const c = 4;

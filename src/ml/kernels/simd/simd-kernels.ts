@@ -26,6 +26,8 @@ export interface SimdKernels {
   sumAndSquaresInto(x: number, acc: number, sq: number, rows: number, c: number): void;
   storeScaled(acc: number, out: number, c: number, scale: number): void;
   batchNormGradRows(dy: number, x: number, dx: number, m: number, k: number, accDy: number, accXm: number, rows: number, c: number): void;
+  batchNormGradSums(dy: number, x: number, m: number, accDy: number, accXm: number, rows: number, c: number): void;
+  affine2Rows(dy: number, x: number, dx: number, k: number, p: number, q: number, rows: number, c: number): void;
   depthwiseFilterTap(x: number, dy: number, count: number, xStep: number, sums: number, c: number, rows: number, xRowStep: number, dyRowStep: number): void;
   pointwiseFilterGrad(x: number, dy: number, acc: number, pixels: number, ci: number, co: number, xStride: number, dStride: number): void;
   rowDots(a: number, b: number, out: number, m: number, n: number, k: number, outStride: number, block: number): void;

@@ -312,6 +312,53 @@ const BATCH_NORM_GRAD = `
         ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}`)})
 `;
 
+/**
+ * The training batch norm's own gradient (kernels/batch-norm-train.ts), in two passes over rows of
+ * c channels:
+ * batchNormGradSums: in float64, accDy[j] += dy, accXm[j] += dy * (x - m[j]), summed as
+ *   batchNormGradRows sums them (four rows at a time, then one at a time), nothing written;
+ * affine2Rows: dx = (dy * k[j] + x * p[j]) + q[j] in float32.
+ */
+const BATCH_NORM_TRAIN_GRAD = `
+  (func (export "batchNormGradSums") (param $dy i32) (param $x i32) (param $m i32)
+      (param $accDy i32) (param $accXm i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $r i32) (local $p i32) (local $q i32) (local $a i32)
+    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $mv v128) (local $mLo v128) (local $mHi v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    ${fourRowsThenOnes(['dy', 'x'], `(local.set $p (i32.add (local.get $dy) (local.get $j)))
+        (local.set $q (i32.add (local.get $x) (local.get $j)))
+        ${loadFourRows('g', 'p')}
+        ${loadFourRows('x', 'q')}
+        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
+        (local.set $mLo ${lo('(local.get $mv)')})
+        (local.set $mHi ${hi('(local.get $mv)')})
+        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
+        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', LOW.dy)}
+        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', HIGH.dy)}
+        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', LOW.dyXm)}
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}`,
+    `(local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
+        (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
+        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
+        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', lo('(local.get $g0)'))}
+        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', hi('(local.get $g0)'))}
+        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', `(f64x2.mul ${lo('(local.get $g0)')} (f64x2.sub ${lo('(local.get $x0)')} ${lo('(local.get $mv)')}))`)}
+        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}`)})
+
+  (func (export "affine2Rows") (param $dy i32) (param $x i32) (param $dx i32) (param $k i32) (param $p i32) (param $q i32) (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $r i32)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    ${eachRow(['dy', 'x', 'dx'], `(v128.store (i32.add (local.get $dx) (local.get $j))
+          (f32x4.add
+            (f32x4.add
+              (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (i32.add (local.get $k) (local.get $j))))
+              (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $p) (local.get $j)))))
+            (v128.load (i32.add (local.get $q) (local.get $j)))))`)})
+`;
+
 const DEPTHWISE_FILTER_GRAD = `
   ;; One tap of a depthwise filter gradient (channel multiplier 1) over \`rows\` output rows of
   ;; \`count\` columns each: for each 4 channels and each row, s = the float32 sum of x * dy over
@@ -743,5 +790,5 @@ const OPTIMIZER_STEPS = `
 /** The module, importing the backend's memory as `env.memory` (shared when the backend's is). */
 export function kernelsWat(sharedMemory: boolean): string {
   const memory = sharedMemory ? '(memory 1 65536 shared)' : '(memory 1)';
-  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${TAP_INPUT_GRAD}\n${ROW_DOTS}\n${OPTIMIZER_STEPS})\n`;
+  return `(module\n  (import "env" "memory" ${memory})\n${HARD_ACTIVATIONS}\n${MAX_POOL_GRAD}\n${PER_CHANNEL}\n${BATCH_NORM_GRAD}\n${BATCH_NORM_TRAIN_GRAD}\n${DEPTHWISE_FILTER_GRAD}\n${POINTWISE_FILTER_GRAD}\n${DEPTHWISE_INPUT_GRAD}\n${IM2COL}\n${ELEMENTWISE}\n${TAP_INPUT_GRAD}\n${ROW_DOTS}\n${OPTIMIZER_STEPS})\n`;
 }
