@@ -272,30 +272,38 @@ const PER_CHANNEL = `
       (br $next))))
 `;
 
-const BATCH_NORM_GRAD = `
-  ;; A batch-norm gradient's pass over rows of c channels: dx = dy * k[j] (float32), and in
-  ;; float64 accDy[j] += dy, accXm[j] += dy * (x - m[j]); four rows at a time as
-  ;; acc + ((a0 + a1) + (a2 + a3)), then one row at a time.
-  (func (export "batchNormGradRows") (param $dy i32) (param $x i32) (param $dx i32) (param $m i32) (param $k i32)
+/**
+ * A batch-norm gradient's sums over rows of c channels, in float64: accDy[j] += dy,
+ * accXm[j] += dy * (x - m[j]); four rows at a time as acc + ((a0 + a1) + (a2 + a3)), then one
+ * row at a time. With `writeDx` the same pass also writes dx = dy * k[j] (float32).
+ */
+function batchNormGradPass(name: string, writeDx: boolean): string {
+  const dxParams = writeDx ? '(param $dx i32) ' : '';
+  const kParam = writeDx ? ' (param $k i32)' : '';
+  const stores4 = writeDx ? `
+        (local.set $o (i32.add (local.get $dx) (local.get $j)))
+        (local.set $kv (v128.load (i32.add (local.get $k) (local.get $j))))
+        (v128.store (local.get $o) (f32x4.mul (local.get $g0) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (local.get $cBytes)) (f32x4.mul (local.get $g1) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (i32.shl (local.get $cBytes) (i32.const 1))) (f32x4.mul (local.get $g2) (local.get $kv)))
+        (v128.store (i32.add (local.get $o) (i32.mul (local.get $cBytes) (i32.const 3))) (f32x4.mul (local.get $g3) (local.get $kv)))` : '';
+  const store1 = writeDx ? `
+        (v128.store (i32.add (local.get $dx) (local.get $j)) (f32x4.mul (local.get $g0) (v128.load (i32.add (local.get $k) (local.get $j)))))` : '';
+  return `
+  (func (export "${name}") (param $dy i32) (param $x i32) ${dxParams}(param $m i32)${kParam}
       (param $accDy i32) (param $accXm i32) (param $rows i32) (param $c i32)
     (local $cBytes i32) (local $j i32) (local $r i32) (local $p i32) (local $q i32) (local $o i32) (local $a i32)
     (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
     (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
     (local $kv v128) (local $mv v128) (local $mLo v128) (local $mHi v128)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    ${fourRowsThenOnes(['dy', 'x', 'dx'], `(local.set $p (i32.add (local.get $dy) (local.get $j)))
+    ${fourRowsThenOnes(writeDx ? ['dy', 'x', 'dx'] : ['dy', 'x'], `(local.set $p (i32.add (local.get $dy) (local.get $j)))
         (local.set $q (i32.add (local.get $x) (local.get $j)))
-        (local.set $o (i32.add (local.get $dx) (local.get $j)))
         ${loadFourRows('g', 'p')}
         ${loadFourRows('x', 'q')}
-        (local.set $kv (v128.load (i32.add (local.get $k) (local.get $j))))
         (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
         (local.set $mLo ${lo('(local.get $mv)')})
-        (local.set $mHi ${hi('(local.get $mv)')})
-        (v128.store (local.get $o) (f32x4.mul (local.get $g0) (local.get $kv)))
-        (v128.store (i32.add (local.get $o) (local.get $cBytes)) (f32x4.mul (local.get $g1) (local.get $kv)))
-        (v128.store (i32.add (local.get $o) (i32.shl (local.get $cBytes) (i32.const 1))) (f32x4.mul (local.get $g2) (local.get $kv)))
-        (v128.store (i32.add (local.get $o) (i32.mul (local.get $cBytes) (i32.const 3))) (f32x4.mul (local.get $g3) (local.get $kv)))
+        (local.set $mHi ${hi('(local.get $mv)')})${stores4}
         (local.set $a (i32.shl (local.get $j) (i32.const 1)))
         ${accumulate('(i32.add (local.get $accDy) (local.get $a))', LOW.dy)}
         ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', HIGH.dy)}
@@ -303,51 +311,25 @@ const BATCH_NORM_GRAD = `
         ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}`,
     `(local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
         (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
-        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
-        (v128.store (i32.add (local.get $dx) (local.get $j)) (f32x4.mul (local.get $g0) (v128.load (i32.add (local.get $k) (local.get $j)))))
+        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))${store1}
         (local.set $a (i32.shl (local.get $j) (i32.const 1)))
         ${accumulate('(i32.add (local.get $accDy) (local.get $a))', lo('(local.get $g0)'))}
         ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', hi('(local.get $g0)'))}
         ${accumulate('(i32.add (local.get $accXm) (local.get $a))', `(f64x2.mul ${lo('(local.get $g0)')} (f64x2.sub ${lo('(local.get $x0)')} ${lo('(local.get $mv)')}))`)}
         ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}`)})
 `;
+}
+
+/** batchNormGradRows: the pass of tfjs's FusedBatchNorm gradient (kernels/batch-norm-grad.ts), writing dx = dy * k[j]. */
+const BATCH_NORM_GRAD = batchNormGradPass('batchNormGradRows', true);
 
 /**
  * The training batch norm's own gradient (kernels/batch-norm-train.ts), in two passes over rows of
  * c channels:
- * batchNormGradSums: in float64, accDy[j] += dy, accXm[j] += dy * (x - m[j]), summed as
- *   batchNormGradRows sums them (four rows at a time, then one at a time), nothing written;
+ * batchNormGradSums: the sums of batchNormGradRows, nothing written;
  * affine2Rows: dx = (dy * k[j] + x * p[j]) + q[j] in float32.
  */
-const BATCH_NORM_TRAIN_GRAD = `
-  (func (export "batchNormGradSums") (param $dy i32) (param $x i32) (param $m i32)
-      (param $accDy i32) (param $accXm i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $j i32) (local $r i32) (local $p i32) (local $q i32) (local $a i32)
-    (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local $mv v128) (local $mLo v128) (local $mHi v128)
-    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    ${fourRowsThenOnes(['dy', 'x'], `(local.set $p (i32.add (local.get $dy) (local.get $j)))
-        (local.set $q (i32.add (local.get $x) (local.get $j)))
-        ${loadFourRows('g', 'p')}
-        ${loadFourRows('x', 'q')}
-        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
-        (local.set $mLo ${lo('(local.get $mv)')})
-        (local.set $mHi ${hi('(local.get $mv)')})
-        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
-        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', LOW.dy)}
-        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', HIGH.dy)}
-        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', LOW.dyXm)}
-        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', HIGH.dyXm)}`,
-    `(local.set $g0 (v128.load (i32.add (local.get $dy) (local.get $j))))
-        (local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
-        (local.set $mv (v128.load (i32.add (local.get $m) (local.get $j))))
-        (local.set $a (i32.shl (local.get $j) (i32.const 1)))
-        ${accumulate('(i32.add (local.get $accDy) (local.get $a))', lo('(local.get $g0)'))}
-        ${accumulate('(i32.add (i32.add (local.get $accDy) (local.get $a)) (i32.const 16))', hi('(local.get $g0)'))}
-        ${accumulate('(i32.add (local.get $accXm) (local.get $a))', `(f64x2.mul ${lo('(local.get $g0)')} (f64x2.sub ${lo('(local.get $x0)')} ${lo('(local.get $mv)')}))`)}
-        ${accumulate('(i32.add (i32.add (local.get $accXm) (local.get $a)) (i32.const 16))', `(f64x2.mul ${hi('(local.get $g0)')} (f64x2.sub ${hi('(local.get $x0)')} ${hi('(local.get $mv)')}))`)}`)})
-
+const BATCH_NORM_TRAIN_GRAD = `${batchNormGradPass('batchNormGradSums', false)}
   (func (export "affine2Rows") (param $dy i32) (param $x i32) (param $dx i32) (param $k i32) (param $p i32) (param $q i32) (param $rows i32) (param $c i32)
     (local $cBytes i32) (local $j i32) (local $r i32)
     (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
