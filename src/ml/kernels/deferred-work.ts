@@ -81,12 +81,6 @@ function settle(backend: BackendWasm, ticket: number): void {
   }
 }
 
-/** Waits for every deferred call (before reading gradients some other way, or tearing down). */
-export function settleAll(): void {
-  if (pending === undefined || (pending.writes.size === 0 && pending.reads.size === 0 && pending.scratch.length === 0)) return;
-  settle(tf.backend() as unknown as BackendWasm, pending.latest);
-}
-
 function waitFor(backend: BackendWasm, dataId: object, freeing: boolean): void {
   const p = pending;
   if (p === undefined) return;
