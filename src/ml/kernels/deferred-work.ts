@@ -48,6 +48,8 @@ export function deferrable(work: number): number {
 }
 
 interface Pending {
+  /** The backend whose heap the deferred calls use, and its memory. */
+  backend: BackendWasm;
   memory: WasmMemory;
   /** Tickets by the data they wait for: outputs (any use waits) and inputs (freeing waits). */
   writes: Map<object, number>;
@@ -61,31 +63,35 @@ let pending: Pending | undefined;
 const hooked = new WeakSet<object>();
 
 /** Frees done scratch and forgets done entries. */
-function sweep(p: Pending, backend: BackendWasm): void {
+function sweep(p: Pending): void {
   for (const map of [p.writes, p.reads]) {
     for (const [id, ticket] of map) if (deferredDone(p.memory, ticket)) map.delete(id);
   }
   while (p.scratch.length > 0 && deferredDone(p.memory, p.scratch[0]!.ticket)) {
-    for (const info of p.scratch.shift()!.infos) backend.disposeData(info.dataId);
+    for (const info of p.scratch.shift()!.infos) p.backend.disposeData(info.dataId);
   }
 }
 
-/** Waits for the helper up to `ticket`, then sweeps. */
-function settle(backend: BackendWasm, ticket: number): void {
-  const p = pending;
-  if (p === undefined) return;
+/** Waits for the deferred calls up to `ticket`, then sweeps. */
+function settle(p: Pending, ticket: number): void {
   try {
     waitForDeferred(p.memory, ticket);
   } finally {
-    sweep(p, backend);
+    sweep(p);
   }
 }
 
-function waitFor(backend: BackendWasm, dataId: object, freeing: boolean): void {
+/** Waits where `dataId` is a pending output, or (`freeing`) read by pending calls. */
+function waitFor(dataId: object, freeing: boolean): void {
   const p = pending;
   if (p === undefined) return;
   const ticket = p.writes.get(dataId) ?? (freeing ? p.reads.get(dataId) : undefined);
-  if (ticket !== undefined) settle(backend, ticket);
+  if (ticket !== undefined) settle(p, ticket);
+}
+
+/** Waits before `dataId` is used, where it is a pending output. */
+function beforeUse(dataId: object): void {
+  if (pending !== undefined && pending.writes.size > 0) waitFor(dataId, false);
 }
 
 type DataIdHolder = { dataId: object } | undefined;
@@ -98,9 +104,7 @@ function hook(backend: BackendWasm): void {
     const runKernel = engine.runKernel.bind(engine);
     engine.runKernel = (name, inputs, attrs) => {
       if (pending !== undefined && pending.writes.size > 0) {
-        for (const t of Object.values(inputs)) {
-          if (t !== undefined && t !== null && pending.writes.has(t.dataId)) waitFor(tf.backend() as unknown as BackendWasm, t.dataId, false);
-        }
+        for (const t of Object.values(inputs)) if (t !== undefined && t !== null) beforeUse(t.dataId);
       }
       return runKernel(name, inputs, attrs);
     };
@@ -119,20 +123,20 @@ function hook(backend: BackendWasm): void {
   const read = b.read.bind(b);
   const disposeData = b.disposeData.bind(b);
   b.typedArrayFromHeap = (info) => {
-    if (pending !== undefined && pending.writes.size > 0) waitFor(backend, info.dataId, false);
+    beforeUse(info.dataId);
     return typedArrayFromHeap(info);
   };
   b.readSync = (dataId, ...rest) => {
-    if (pending !== undefined && pending.writes.size > 0) waitFor(backend, dataId, false);
+    beforeUse(dataId);
     return readSync(dataId, ...rest);
   };
   b.read = (dataId, ...rest) => {
-    if (pending !== undefined && pending.writes.size > 0) waitFor(backend, dataId, false);
+    beforeUse(dataId);
     return read(dataId, ...rest);
   };
   b.disposeData = (dataId, force = false) => {
     const p = pending;
-    if (p !== undefined && (p.writes.has(dataId) || (p.reads.has(dataId) && (force || b.refCount(dataId) <= 1)))) waitFor(backend, dataId, true);
+    if (p !== undefined && (p.writes.has(dataId) || (p.reads.has(dataId) && (force || b.refCount(dataId) <= 1)))) waitFor(dataId, true);
     return disposeData(dataId, force);
   };
 }
@@ -151,11 +155,11 @@ export function deferWork(backend: BackendWasm, batch: CallBatch, writes: tf.Ten
   }
   hook(backend);
   if (pending?.memory !== memory) {
-    if (pending !== undefined) settle(backend, pending.latest);
-    pending = { memory, writes: new Map(), reads: new Map(), scratch: [], latest: 0 };
+    if (pending !== undefined) settle(pending, pending.latest);
+    pending = { backend, memory, writes: new Map(), reads: new Map(), scratch: [], latest: 0 };
   }
   const p = pending;
-  sweep(p, backend);
+  sweep(p);
   const ticket = batch.runDeferred();
   p.latest = ticket;
   for (const info of writes) p.writes.set(info.dataId, ticket);
