@@ -162,8 +162,7 @@ interface Helpers {
   control: Int32Array;
   records: Float64Array;
   deferred: Float64Array;
-  /** The deferred worker, and whether it runs under SCHED_IDLE (else nothing is deferred). */
-  deferredWorker: Worker;
+  /** Whether the deferred worker runs under SCHED_IDLE (else nothing is deferred). */
   idle: boolean;
   sequence: number;
   /** Deferred records posted so far (mod 2^32); the ring's write position. */
@@ -202,11 +201,16 @@ export function setMaxDeferredBacklog(work: number): number {
   return previous;
 }
 
+/** Whether deferred record counter `done` has reached `ticket` (both counters mod 2^32). */
+function reached(done: number, ticket: number): boolean {
+  return ((ticket - done) | 0) <= 0;
+}
+
 /** The work of the deferred batches the worker has not finished. */
 function backlog(h: Helpers): number {
   const done = Atomics.load(h.control, DEFERRED_DONE);
   let k = 0;
-  while (k < h.jobs.length && ((h.jobs[k]!.ticket - done) | 0) <= 0) k++;
+  while (k < h.jobs.length && reached(done, h.jobs[k]!.ticket)) k++;
   if (k > 0) h.jobs.splice(0, k);
   let work = 0;
   for (const job of h.jobs) work += job.work;
@@ -263,15 +267,14 @@ export async function startSimdHelpers(module: object, memory: WasmMemory, count
     });
     worker.once('error', reject);
   })));
-  const deferredWorker = started.pop()!;
+  const { idle } = started.pop()!;
   helpers = {
     memory,
     workers: started.map((s) => s.worker),
     control: new Int32Array(control),
     records: new Float64Array(records),
     deferred: new Float64Array(deferred),
-    deferredWorker: deferredWorker.worker,
-    idle: deferredWorker.idle,
+    idle,
     sequence: 0,
     posted: 0,
     jobs: [],
@@ -293,7 +296,7 @@ export function deferralAvailable(memory: WasmMemory): boolean {
 export function waitForDeferred(memory: WasmMemory, ticket: number): void {
   const h = helpers?.memory === memory ? helpers : undefined;
   if (h === undefined) return;
-  if (((ticket - Atomics.load(h.control, DEFERRED_DONE)) | 0) > 0) {
+  if (!reached(Atomics.load(h.control, DEFERRED_DONE), ticket)) {
     // Rather than sleep while a thread that only gets idle time works (on a busy machine it may
     // get next to none), this thread runs the records up to the ticket itself, once the worker
     // has left the record it is in.
@@ -306,7 +309,7 @@ export function waitForDeferred(memory: WasmMemory, ticket: number): void {
       }
       const waited = performance.now() - started;
       if (waited > STARVED_WAIT_MS) h.suspendedUntil = performance.now() + SUSPEND_MS;
-      for (let done = Atomics.load(h.control, DEFERRED_DONE); ((ticket - done) | 0) > 0; done = (done + 1) | 0) {
+      for (let done = Atomics.load(h.control, DEFERRED_DONE); !reached(done, ticket); done = (done + 1) | 0) {
         runDeferredRecord(h.local!, h.control, h.deferred, done);
         takenOver++;
       }
@@ -322,7 +325,7 @@ export function waitForDeferred(memory: WasmMemory, ticket: number): void {
 /** Whether deferred records `ticket` and before are done (a ticket from `runDeferred` on `memory`). */
 export function deferredDone(memory: WasmMemory, ticket: number): boolean {
   const h = helpers?.memory === memory ? helpers : undefined;
-  return h === undefined || ((ticket - Atomics.load(h.control, DEFERRED_DONE)) | 0) <= 0;
+  return h === undefined || reached(Atomics.load(h.control, DEFERRED_DONE), ticket);
 }
 
 /** Helper threads that share the kernels on `memory` (0 when none). */
