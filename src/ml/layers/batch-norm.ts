@@ -1,10 +1,12 @@
 /**
- * tfjs-layers' BatchNormalization, whose training step takes the batch's mean and variance from
- * `fusedMoments` (one SIMD pass on wasm, and one backward, instead of tf.moments' ten or so
- * full-size kernels). Everything else (inference, the moving averages, other axes, other
- * backends) is what tfjs-layers does, and it serialises as a plain BatchNormalization (same
- * class name, config and weights). `registerFusedBatchNormalization` makes loaded models (resumed
- * checkpoints, pretrained backbones) build this class for every BatchNormalization too.
+ * tfjs-layers' BatchNormalization, whose training step on wasm is one op (`batchNormTrain`: the
+ * batch's moments in one SIMD pass, its gradient one two-pass kernel) with both moving averages
+ * in one kernel (`movingMoments`, the same values), instead of tf.moments' ten or so full-size
+ * kernels each way; where that op does not apply, `fusedMoments` and tf.batchNorm. Everything
+ * else (inference, other axes, other backends) is what tfjs-layers does, and it serialises as a
+ * plain BatchNormalization (same class name, config and weights). `registerFusedBatchNormalization`
+ * makes loaded models (resumed checkpoints, pretrained backbones) build this class for every
+ * BatchNormalization too.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BatchNormalization } from '@tensorflow/tfjs-layers/dist/layers/normalization.js';
@@ -54,7 +56,7 @@ class FusedMomentsBatchNormalization extends BatchNormBase {
   }
 }
 
-/** tf.layers.batchNormalization, training with `fusedMoments` (see above). */
+/** tf.layers.batchNormalization, training as `batchNormTrain` where it applies (see above). */
 export function batchNormalization(args: BatchNormArgs): tf.layers.Layer {
   return new FusedMomentsBatchNormalization(args) as unknown as tf.layers.Layer;
 }
