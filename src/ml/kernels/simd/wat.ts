@@ -96,6 +96,33 @@ function squaresInOrder(vectors: string[]): string {
         ${add(hi, '(i32.add (local.get $sp) (i32.const 16))')}`;
 }
 
+/**
+ * acc[j] (float64) += the sum over \`rows\` rows of c floats from x, four rows at a time as
+ * acc + ((x0 + x1) + (x2 + x3)) in float64, then one row at a time. With `squares` the same pass
+ * also adds x * x to sq[j] (float64), row after row.
+ */
+function rowSumsPass(name: string, squares: boolean): string {
+  const sqParam = squares ? ' (param $sq i32)' : '';
+  const setSp = squares ? `
+        (local.set $sp (i32.add (local.get $sq) (i32.shl (local.get $j) (i32.const 1))))` : '';
+  return `
+  (func (export "${name}") (param $x i32) (param $acc i32)${sqParam} (param $rows i32) (param $c i32)
+    (local $cBytes i32) (local $j i32) (local $p i32) (local $ap i32) (local $sp i32) (local $r i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
+    ${fourRowsThenOnes(['x'], `(local.set $p (i32.add (local.get $x) (local.get $j)))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))${setSp}
+        ${loadFourRows('x', 'p')}
+        ${accumulate('(local.get $ap)', `(f64x2.add (f64x2.add ${lo('(local.get $x0)')} ${lo('(local.get $x1)')}) (f64x2.add ${lo('(local.get $x2)')} ${lo('(local.get $x3)')}))`)}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', `(f64x2.add (f64x2.add ${hi('(local.get $x0)')} ${hi('(local.get $x1)')}) (f64x2.add ${hi('(local.get $x2)')} ${hi('(local.get $x3)')}))`)}
+        ${squares ? squaresInOrder(['x0', 'x1', 'x2', 'x3']) : ''}`,
+    `(local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
+        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))${setSp}
+        ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
+        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}
+        ${squares ? squaresInOrder(['x0']) : ''}`)})`;
+}
+
 const LOW = fourRowSums(lo, '(local.get $mLo)');
 const HIGH = fourRowSums(hi, '(local.get $mHi)');
 
@@ -220,41 +247,8 @@ const PER_CHANNEL = `
             (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $a) (local.get $j))))
             (v128.load (i32.add (local.get $b) (local.get $j)))))`)})
 
-  ;; acc[j] (float64) += the sum over \`rows\` rows of c floats from x, four rows at a time as
-  ;; acc + ((x0 + x1) + (x2 + x3)) in float64, then one row at a time.
-  (func (export "sumRowsInto") (param $x i32) (param $acc i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $j i32) (local $p i32) (local $ap i32) (local $r i32)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    ${fourRowsThenOnes(['x'], `(local.set $p (i32.add (local.get $x) (local.get $j)))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
-        ${loadFourRows('x', 'p')}
-        ${accumulate('(local.get $ap)', `(f64x2.add (f64x2.add ${lo('(local.get $x0)')} ${lo('(local.get $x1)')}) (f64x2.add ${lo('(local.get $x2)')} ${lo('(local.get $x3)')}))`)}
-        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', `(f64x2.add (f64x2.add ${hi('(local.get $x0)')} ${hi('(local.get $x1)')}) (f64x2.add ${hi('(local.get $x2)')} ${hi('(local.get $x3)')}))`)}`,
-    `(local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
-        ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
-        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}`)})
-
-  ;; One pass over \`rows\` rows of c floats from x: acc[j] (float64) += x, four rows at a time as
-  ;; sumRowsInto adds them, and sq[j] (float64) += x * x, row after row.
-  (func (export "sumAndSquaresInto") (param $x i32) (param $acc i32) (param $sq i32) (param $rows i32) (param $c i32)
-    (local $cBytes i32) (local $j i32) (local $p i32) (local $ap i32) (local $sp i32) (local $r i32)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local.set $cBytes (i32.shl (local.get $c) (i32.const 2)))
-    ${fourRowsThenOnes(['x'], `(local.set $p (i32.add (local.get $x) (local.get $j)))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
-        (local.set $sp (i32.add (local.get $sq) (i32.shl (local.get $j) (i32.const 1))))
-        ${loadFourRows('x', 'p')}
-        ${accumulate('(local.get $ap)', `(f64x2.add (f64x2.add ${lo('(local.get $x0)')} ${lo('(local.get $x1)')}) (f64x2.add ${lo('(local.get $x2)')} ${lo('(local.get $x3)')}))`)}
-        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', `(f64x2.add (f64x2.add ${hi('(local.get $x0)')} ${hi('(local.get $x1)')}) (f64x2.add ${hi('(local.get $x2)')} ${hi('(local.get $x3)')}))`)}
-        ${squaresInOrder(['x0', 'x1', 'x2', 'x3'])}`,
-    `(local.set $x0 (v128.load (i32.add (local.get $x) (local.get $j))))
-        (local.set $ap (i32.add (local.get $acc) (i32.shl (local.get $j) (i32.const 1))))
-        (local.set $sp (i32.add (local.get $sq) (i32.shl (local.get $j) (i32.const 1))))
-        ${accumulate('(local.get $ap)', lo('(local.get $x0)'))}
-        ${accumulate('(i32.add (local.get $ap) (i32.const 16))', hi('(local.get $x0)'))}
-        ${squaresInOrder(['x0'])}`)})
+${rowSumsPass('sumRowsInto', false)}
+${rowSumsPass('sumAndSquaresInto', true)}
 
   ;; out[j] = float32(acc[j] * scale) for c channels.
   (func (export "storeScaled") (param $acc i32) (param $out i32) (param $c i32) (param $scale f64)
