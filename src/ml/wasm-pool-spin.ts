@@ -95,11 +95,12 @@ export function wasmPathsWith(threaded: string): Record<(typeof WASM_BINARIES)[n
 export async function shortSpinThreadedBinary(): Promise<string | undefined> {
   const patched = shortenPoolSpin(await readFile(stockWasmBinary('tfjs-backend-wasm-threaded-simd.wasm')));
   if (patched === undefined) return undefined;
-  const hash = createHash('sha256').update(patched).digest('hex').slice(0, 16);
+  const digest = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  const hash = digest(patched);
   const folder = join(tmpdir(), 'durable-vision-wasm');
   const path = join(folder, `tfjs-backend-wasm-threaded-simd-${hash}.wasm`);
   const existing = await readFile(path).catch(() => undefined);
-  if (existing !== undefined && createHash('sha256').update(existing).digest('hex').slice(0, 16) === hash) return path;
+  if (existing !== undefined && digest(existing) === hash) return path;
   try {
     await mkdir(folder, { recursive: true });
     const partial = `${path}.${process.pid}.${Date.now()}.partial`;
