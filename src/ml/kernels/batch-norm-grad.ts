@@ -30,6 +30,11 @@ interface BatchNormGradAttrs {
   varianceEpsilon: number;
 }
 
+/** 1/sqrt(variance + eps) as tfjs computes it: a float32 Rsqrt of a float32 Add. */
+export function rsqrtAsTfjs(variance: number, epsilon: number): number {
+  return Math.fround(1 / Math.sqrt(Math.fround(variance + epsilon)));
+}
+
 /** One pass: dx = dy*r*s, and per-channel sum(dy), sum(dy*(x-mean)) turned into the four 1-D gradients. */
 function batchNormGradWasm({ inputs, backend: anyBackend, attrs }: Parameters<tf.KernelConfig['kernelFunc']>[0]): tf.TensorInfo[] {
   const kernel = BATCH_NORM_GRAD_KERNEL;
@@ -72,8 +77,7 @@ function batchNormGradWasm({ inputs, backend: anyBackend, attrs }: Parameters<tf
   const k = new Float32Array(c);
   const m = new Float32Array(c);
   for (let j = 0; j < c; j++) {
-    // Math.fround keeps r what a float32 Rsqrt(Add) gives, as tfjs computes it.
-    r[j] = Math.fround(1 / Math.sqrt(Math.fround(variance[j]! + varianceEpsilon)));
+    r[j] = rsqrtAsTfjs(variance[j]!, varianceEpsilon);
     k[j] = r[j]! * (scale === undefined ? 1 : scale[j]!);
     m[j] = mean[j]!;
   }

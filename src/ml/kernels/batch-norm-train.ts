@@ -15,6 +15,7 @@
  * undefined and the caller keeps the separate ops.
  */
 import * as tf from '@tensorflow/tfjs';
+import { rsqrtAsTfjs } from './batch-norm-grad.js';
 import { fusedMoments } from './moments.js';
 import { simdKernels } from './simd/simd-kernels.js';
 import { WASM, asWasmBackend, dispose, heapF32, input, requireFloat32 } from './wasm-kernel-context.js';
@@ -63,8 +64,8 @@ function batchNormTrainGradWasm({ inputs, backend: anyBackend, attrs }: KernelAr
   const p = scratch.subarray(2 * c, 3 * c);
   const q = scratch.subarray(3 * c, 4 * c);
   for (let j = 0; j < c; j++) {
-    // r as tfjs computes it (a float32 Rsqrt of a float32 Add); the rest in float64.
-    const r = Math.fround(1 / Math.sqrt(Math.fround(variance[j]! + varianceEpsilon)));
+    // r as tfjs computes it; the rest in float64.
+    const r = rsqrtAsTfjs(variance[j]!, varianceEpsilon);
     const kj = r * scale[j]!;
     const pj = (-kj * r * r * sumDyXm[j]!) / rows;
     k[j] = kj;
